@@ -1,0 +1,132 @@
+"""A local identity provider that imitates Auth0: endpoints, token shapes, errors and logout.
+
+`create_idp_app()` builds the Flask app; `python -m emulators.idp serve` runs it on
+http://127.0.0.1:3001. The tenant (APIs, roles, applications, demo users) is `tenant.json`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask import render_template
+from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFProtect
+
+from .keys import KeyRing
+from .oauth import Client
+from .oauth import create_authorization_server
+from .store import Store
+from .tenant import Tenant
+from .tenant import load_tenant_data
+from .tenant import parse_tenant
+from .tokens import TokenMinter
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ISSUER = "http://127.0.0.1:3001/"
+
+
+@dataclass
+class IdentityProvider:
+    """Everything one IdP app serves from: its issuer, tenant, state and keys."""
+
+    issuer: str
+    tenant: Tenant
+    store: Store
+    keys: KeyRing
+    minter: TokenMinter
+    server: Any = None
+
+
+def open_provider(issuer: str, tenant: Tenant, database: Path | str) -> IdentityProvider:
+    """Open (or create) the IdP state for a tenant: seed users, make a signing key."""
+    store = Store(database)
+    store.seed_users(tenant)
+    keys = KeyRing(store, publish_old_for=tenant.max_token_lifetime)
+    return IdentityProvider(issuer, tenant, store, keys, TokenMinter(issuer, tenant, store, keys))
+
+
+def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create the IdP's Flask app.
+
+    Settings: IDP_ISSUER (with the trailing slash, as Auth0's), IDP_DATABASE (SQLite file,
+    default `instance/idp.sqlite3`), IDP_TENANT (a dict, or a path to a tenant JSON file).
+    """
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        static_folder=str(ROOT / "static"),
+        static_url_path="/static",
+    )
+    app.config.from_mapping(
+        IDP_ISSUER=DEFAULT_ISSUER,
+        IDP_DATABASE=str(Path(app.instance_path) / "idp.sqlite3"),
+        IDP_TENANT=None,
+        SESSION_COOKIE_NAME="idp_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    for name in ("IDP_ISSUER", "IDP_DATABASE", "IDP_TENANT"):
+        if os.environ.get(name):
+            app.config[name] = os.environ[name]
+    if test_config:
+        app.config.update(test_config)
+
+    issuer = app.config["IDP_ISSUER"].rstrip("/") + "/"
+    tenant_source = app.config["IDP_TENANT"]
+    tenant_data = tenant_source if isinstance(tenant_source, dict) else load_tenant_data(
+        tenant_source)
+    provider = open_provider(issuer, parse_tenant(tenant_data), app.config["IDP_DATABASE"])
+    app.secret_key = provider.store.secret("idp_session_key")
+    app.extensions["idp"] = provider
+
+    def query_client(client_id: str) -> Client | None:
+        application = provider.tenant.applications.get(client_id)
+        return Client(application) if application else None
+
+    provider.server = create_authorization_server(app, provider.minter, query_client)
+
+    from . import views
+
+    app.register_blueprint(views.bp)
+    csrf = CSRFProtect(app)
+    csrf.exempt(views.token)
+    csrf.exempt(views.userinfo)
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(error: CSRFError) -> tuple[str, int]:
+        return render_template(
+            "idp/error.html", title="This form has expired",
+            message="Go back to the application and start the login again.",
+        ), 400
+
+    @app.errorhandler(404)
+    def not_found(error: Exception) -> tuple[str, int]:
+        return render_template("idp/error.html", title="Not found",
+                               message="This identity provider has no such page."), 404
+
+    @app.errorhandler(405)
+    def method_not_allowed(error: Exception) -> tuple[str, int]:
+        return render_template("idp/error.html", title="Method not allowed",
+                               message="This endpoint does not take that HTTP method."), 405
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    logging.getLogger("emulators.idp").setLevel(logging.INFO)
+    # Authlib logs whole token responses at DEBUG ("Issue token {...}"): never let them out.
+    logging.getLogger("authlib").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,119 @@
+"""The Authorizer Lab web app: a backend-for-frontend that logs people in and calls the API.
+
+`create_app()` is the application factory (flaskr style): defaults, then settings from the
+environment, then the test configuration; blueprints are registered here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from authlib.integrations.flask_client import OAuth
+from flask import Flask
+from flask import render_template
+from flask import request
+from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFProtect
+
+from .config import settings_from_env
+from .sessions import ServerSideSessionInterface
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def create_app(test_config: Mapping[str, Any] | None = None,
+               environ: Mapping[str, str] | None = None) -> Flask:
+    """Create the web app.
+
+    :param test_config: settings that override everything else (tests).
+    :param environ: the environment to read settings from; `os.environ` when None.
+    """
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_mapping(
+        SESSION_COOKIE_NAME="lab_session",
+        SESSION_COOKIE_SECURE=False,
+        SESSION_IDLE_TIMEOUT=8 * 3600,
+        SESSION_ABSOLUTE_TIMEOUT=24 * 3600,
+        WTF_CSRF_TIME_LIMIT=None,
+        HTTP_TIMEOUT=5,
+    )
+    app.config.update(settings_from_env(environ))
+    if test_config:
+        app.config.update(test_config)
+
+    # Authlib logs token responses at DEBUG: tokens must never reach a log.
+    logging.getLogger("authlib").setLevel(logging.INFO)
+    app.session_interface = ServerSideSessionInterface()
+    CSRFProtect(app)
+    oauth = OAuth(app)
+    oauth.register(
+        "auth0",
+        client_id=app.config["AUTH0_CLIENT_ID"],
+        client_secret=app.config["AUTH0_CLIENT_SECRET"],
+        server_metadata_url=app.config["AUTH0_ISSUER"] + ".well-known/openid-configuration",
+        client_kwargs={
+            "scope": app.config["AUTH0_SCOPE"],
+            "code_challenge_method": "S256",
+            "default_timeout": app.config["HTTP_TIMEOUT"],
+        },
+        authorize_params={"audience": app.config["AUTH0_AUDIENCE"]},
+    )
+
+    from . import auth
+    from . import pages
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    _register_error_pages(app)
+    _register_security_headers(app)
+    return app
+
+
+def _register_error_pages(app: Flask) -> None:
+    def page(title: str, message: str, status: int) -> tuple[str, int]:
+        return render_template("error.html", title=title, message=message), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(error: CSRFError) -> tuple[str, int]:
+        return page("This form has expired",
+                    "The page was open too long or came from another site. "
+                    "Reload the page and try again.", 400)
+
+    @app.errorhandler(404)
+    def not_found(error: Exception) -> tuple[str, int]:
+        return page("Page not found", f"There is no page at {request.path}.", 404)
+
+    @app.errorhandler(405)
+    def method_not_allowed(error: Exception) -> tuple[str, int]:
+        return page("Method not allowed",
+                    f"{request.path} does not accept {request.method} requests.", 405)
+
+    @app.errorhandler(500)
+    def internal_error(error: Exception) -> tuple[str, int]:
+        return page("Something went wrong",
+                    "The web app hit an unexpected error; the details are in its log.", 500)
+
+
+def _register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        headers = response.headers
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        # The callback URL carries the code and state: never leak it in a Referer.
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        if response.mimetype == "text/html":
+            headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,162 @@
+"""Login, callback and logout: OIDC authorization code flow with PKCE, `state`, `nonce`, `audience`.
+
+The same code path serves the local IdP and a real Auth0 tenant; only the issuer differs.
+Tokens are kept in the server-side session, never sent to the browser.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from authlib.integrations.base_client.errors import MismatchingStateError
+from authlib.integrations.base_client.errors import OAuthError
+from flask import Blueprint
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from joserfc.errors import JoseError
+
+bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
+
+
+def idp_client() -> Any:
+    """Return this app's Authlib client for the identity provider."""
+    return current_app.extensions["authlib.integrations.flask_client"].auth0
+
+
+def current_user() -> dict[str, Any] | None:
+    """Return the logged-in user's ID token claims, or None."""
+    return session.get("user")
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Send a logged-out visitor to the login, then back to this page."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            session["next"] = request.path
+            return redirect(url_for("auth.login"))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _failure(title: str, message: str, status: int) -> tuple[str, int]:
+    return render_template("error.html", title=title, message=message,
+                           retry=url_for("auth.login")), status
+
+
+def _load_metadata(client: Any) -> dict[str, Any]:
+    """Fetch the discovery document afresh: it doubles as a check that the IdP is up."""
+    client.server_metadata.pop("_loaded_at", None)
+    metadata = client.load_server_metadata()
+    expected = current_app.config["AUTH0_ISSUER"]
+    if metadata.get("issuer") != expected:
+        raise ValueError(f"the discovery document names issuer {metadata.get('issuer')!r}, "
+                         f"not {expected!r}")
+    return metadata
+
+
+@bp.get("/login")
+def login() -> Any:
+    """Start the authorization code flow at the identity provider."""
+    client = idp_client()
+    issuer = current_app.config["AUTH0_ISSUER"]
+    try:
+        _load_metadata(client)
+    except requests.RequestException:
+        return _failure("The identity provider is not reachable",
+                        f"The web app could not reach {issuer}. Is it running? "
+                        "With `make run` it starts on its own.", 503)
+    except ValueError as exc:
+        return _failure("The identity provider is misconfigured",
+                        f"Refusing to log in: {exc}.", 502)
+    return client.authorize_redirect(url_for("auth.callback", _external=True))
+
+
+@bp.get("/callback")
+def callback() -> Any:
+    """Finish the login: check `state`, exchange the code, validate the ID token."""
+    error = request.args.get("error")
+    if error:
+        description = request.args.get("error_description") or "no description given"
+        if error == "access_denied":
+            return _failure("Login cancelled",
+                            f"The login did not complete: {description}.", 401)
+        return _failure("The identity provider returned an error", f"{error}: {description}",
+                        400)
+    if not request.args.get("code"):
+        return _failure("Nothing to log in with",
+                        "This page is where the identity provider sends you back after a "
+                        "login; it was opened without a code.", 400)
+    client = idp_client()
+    try:
+        token = client.authorize_access_token()
+    except MismatchingStateError:
+        return _failure("This login cannot be finished",
+                        "Its state does not match any login started in this browser session: "
+                        "it was already used, started in another browser, or the session "
+                        "expired.", 400)
+    except OAuthError as exc:
+        return _failure("The identity provider refused the login",
+                        f"{exc.error}: {exc.description or 'no description given'}", 502)
+    except JoseError as exc:
+        return _failure("The ID token is not valid",
+                        f"Refusing the login: {exc.error}: {exc.description}", 502)
+    except requests.RequestException:
+        return _failure("The identity provider is not reachable",
+                        "The code could not be exchanged for tokens.", 503)
+
+    next_path = session.get("next")
+    session.clear()
+    session.rotate()
+    session["user"] = dict(token.get("userinfo") or {})
+    session["tokens"] = {
+        "access_token": token.get("access_token"),
+        "id_token": token.get("id_token"),
+        "refresh_token": token.get("refresh_token"),
+        "token_type": token.get("token_type"),
+        "scope": token.get("scope"),
+        "expires_at": token.get("expires_at") or int(time.time()) + int(
+            token.get("expires_in") or 0),
+    }
+    log.info("login: sub=%s", session["user"].get("sub"))
+    if isinstance(next_path, str) and next_path.startswith("/") and not next_path.startswith(
+            ("//", "/\\")):
+        return redirect(next_path)
+    return redirect(url_for("pages.home"))
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Any:
+    """End the session here and at the identity provider (POST only: GET asks first)."""
+    if request.method == "GET":
+        return render_template("logout.html")
+    session.clear()
+    return_to = url_for("pages.home", _external=True)
+    config = current_app.config
+    client = idp_client()
+    try:
+        metadata = _load_metadata(client)
+    except (requests.RequestException, ValueError):
+        return render_template(
+            "error.html", title="Logged out of the lab",
+            message="Your session here has ended, but the identity provider could not be "
+                    "reached to end its own session.", retry=None), 503
+    # client_id rather than id_token_hint: no token ever goes into a URL.
+    if metadata.get("end_session_endpoint"):
+        query = {"client_id": config["AUTH0_CLIENT_ID"], "post_logout_redirect_uri": return_to}
+        return redirect(f"{metadata['end_session_endpoint']}?{urlencode(query)}")
+    query = {"client_id": config["AUTH0_CLIENT_ID"], "returnTo": return_to}
+    return redirect(f"{config['AUTH0_ISSUER']}v2/logout?{urlencode(query)}")
