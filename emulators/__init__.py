@@ -1,1 +1,4 @@
-"""Local stand-ins for Auth0 and AWS API Gateway; never deployed, started by `make run` and the tests."""
+"""Local stand-ins for Auth0 and AWS API Gateway.
+
+Never deployed; started by `make run` and by the tests.
+"""

@@ -17,7 +17,8 @@ LOCAL_GATEWAY_URL = "http://127.0.0.1:3002"
 DEFAULT_AUDIENCE = "https://api.authorizer-lab.local"
 
 # Ask for every API permission: with RBAC the IdP grants only those the user's roles hold.
-DEFAULT_SCOPE = "openid profile email offline_access read:messages read:notes write:notes read:admin"
+DEFAULT_SCOPE = (
+    "openid profile email offline_access read:messages read:notes write:notes read:admin")
 
 AUTH0_SETTINGS = ("AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET", "AUTH0_AUDIENCE")
 
