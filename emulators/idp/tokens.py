@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import UTC
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,7 +139,11 @@ class TokenMinter:
         words = split_scope(scope)
         info: dict[str, Any] = {"sub": user.user_id}
         if "profile" in words:
-            info.update(name=user.name, nickname=user.nickname, updated_at=user.updated_at)
+            updated = datetime.fromtimestamp(user.updated_at, UTC)
+            # Auth0 sends updated_at as an ISO 8601 string, not the number OIDC suggests.
+            info.update(name=user.name, nickname=user.nickname,
+                        updated_at=updated.isoformat(timespec="milliseconds").replace(
+                            "+00:00", "Z"))
         if "email" in words:
             info.update(email=user.email, email_verified=True)
         return info
