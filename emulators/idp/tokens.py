@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
-from dataclasses import dataclass
 from typing import Any
 
 from .keys import KeyRing
