@@ -1,0 +1,283 @@
+"""Strict verification of RS256 access tokens on `cryptography` primitives (RFC 8725).
+
+Why not a JOSE library: measured in `bench/authorizer.py`, PyJWT ≥ 2.14 costs about 4–5× a raw
+RSA verify per token and `PyJWKClient` refuses a key rotated in within 30 s of a cold start;
+authlib and python-jose accept malleable base64. This module does only what an access-token
+authorizer needs, and refuses everything else:
+
+- the compact serialization only: bounded size, three non-empty segments, the base64url
+  alphabet in canonical form (no padding, no stray bits), header and claims JSON objects
+  without duplicate members or non-finite numbers;
+- `alg` exactly "RS256" (never taken from the key or the token), a `kid` naming a key of the
+  configured JWKS; `jku`, `x5u`, `x5c`, `jwk` and any `crit` refused; `typ` JWT or at+jwt;
+- exact `iss`; `aud` (string or array) containing the API; `exp` and `iat` required,
+  `nbf` honoured, a small explicit leeway; `sub` a non-empty string.
+
+Every failure is a `Rejected` with a stable reason code; detailed reasons about claims are
+only given once the signature has verified.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from .jwks import JwksCache
+from .settings import Settings
+
+ALGORITHM = "RS256"
+_OPAQUE = re.compile(r"[A-Za-z0-9_~+/=-]+")
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
+_KEY_REFERENCES = ("jku", "x5u", "x5c", "jwk")
+_PADDING = PKCS1v15()
+_SHA256 = SHA256()
+
+
+class Rejected(Exception):
+    """The token is refused: `code` is stable (for logs and tests), `detail` is for people."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """What the authorizer needs from a token whose signature and claims checked out."""
+
+    claims: dict[str, Any]
+    kid: str
+    granted: frozenset[str]
+
+    @property
+    def sub(self) -> str:
+        return self.claims["sub"]
+
+    @property
+    def exp(self) -> float:
+        return self.claims["exp"]
+
+    @property
+    def is_client(self) -> bool:
+        """Tell a machine-to-machine (client credentials) token from a user's."""
+        return self.claims.get("gty") == "client-credentials" or self.sub.endswith("@clients")
+
+    @property
+    def client_id(self) -> str | None:
+        return self.claims.get("azp") or self.claims.get("client_id")
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate member {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("non-finite number")
+    return value
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Decode canonical, unpadded base64url (the alphabet is checked by the caller)."""
+    if len(segment) % 4 == 1:
+        raise ValueError("impossible base64url length")
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    # Unused low bits in the last character make many strings decode to one value; each
+    # variant would be a new cache key, so only the canonical form is accepted.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != segment:
+        raise ValueError("non-canonical base64url")
+    return raw
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """Parse a UTF-8 JSON object strictly: no duplicates, NaN, Infinity or 1e400."""
+    try:
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates,
+                           parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("nesting too deep") from None
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _numeric_date(claims: dict[str, Any], name: str, required: bool) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        if required:
+            raise Rejected("missing_claim", f"the token has no `{name}` claim")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Rejected("invalid_claim", f"`{name}` must be a number of seconds, not "
+                                        f"{type(value).__name__}")
+    return value
+
+
+def _ago(seconds: float) -> str:
+    seconds = int(abs(seconds))
+    if seconds < 120:
+        return f"{seconds} seconds"
+    if seconds < 7200:
+        return f"{seconds // 60} minutes"
+    if seconds < 172800:
+        return f"{seconds // 3600} hours"
+    return f"{seconds // 86400} days"
+
+
+class TokenVerifier:
+    """Verify access tokens for one issuer and audience against its JWKS."""
+
+    def __init__(self, settings: Settings, keys: JwksCache) -> None:
+        self.settings = settings
+        self.keys = keys
+
+    def verify_signature(self, token: str) -> tuple[dict[str, Any], bytes]:
+        """Check the compact form, the header and the RS256 signature.
+
+        Return the header and the raw (still unparsed) payload bytes.
+        """
+        if len(token) > self.settings.max_token_bytes:
+            raise Rejected("token_too_large",
+                           f"the token is {len(token)} bytes; at most "
+                           f"{self.settings.max_token_bytes} are accepted")
+        dots = token.count(".")
+        if dots == 0 and _OPAQUE.fullmatch(token):
+            raise Rejected("opaque_token",
+                           "this is an opaque token, not a JWT: it was issued without an "
+                           "`audience`, so only the identity provider's /userinfo accepts it")
+        if dots == 4:
+            raise Rejected("encrypted_token",
+                           "this is an encrypted token (JWE); the API accepts signed JWTs only")
+        if dots != 2 or not _COMPACT.fullmatch(token):
+            raise Rejected("malformed_token",
+                           "not a compact JWS: expected three base64url segments joined by "
+                           "dots")
+        header_b64, payload_b64, signature_b64 = token.split(".")
+        try:
+            header = json_object(b64url_decode(header_b64))
+            payload = b64url_decode(payload_b64)
+            signature = b64url_decode(signature_b64)
+        except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+            raise Rejected("malformed_token", f"the token does not decode: {exc}") from None
+
+        alg = header.get("alg")
+        if alg != ALGORITHM:
+            raise Rejected("alg_not_allowed",
+                           f"alg {alg!r} is not allowed; only RS256 is accepted")
+        if "crit" in header:
+            raise Rejected("crit_unsupported",
+                           "the token has a `crit` header naming extensions this API "
+                           "does not implement")
+        for name in _KEY_REFERENCES:
+            if name in header:
+                raise Rejected("header_key_reference",
+                               f"the header carries `{name}`: keys are only taken from the "
+                               "issuer's configured JWKS")
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower()
+                                not in _ACCESS_TOKEN_TYPES):
+            raise Rejected("wrong_token_type",
+                           f"typ {typ!r} is not an access token type (JWT or at+jwt)")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or len(kid) > 256:
+            raise Rejected("kid_missing", "the header has no usable `kid`")
+
+        key = self.keys.get(kid)
+        if key is None:
+            if not self.keys.has_keys:
+                raise Rejected("jwks_unavailable",
+                               f"no signing keys could be fetched from {self.keys.uri}: "
+                               f"{self.keys.last_error}")
+            raise Rejected("unknown_kid",
+                           f"kid {kid!r} is not in the issuer's JWKS (a forged token, "
+                           "another tenant's, or a key removed after rotation)")
+        if not verify_rs256(key, f"{header_b64}.{payload_b64}".encode("ascii"), signature):
+            raise Rejected("bad_signature",
+                           "the signature does not match: the token was altered or signed "
+                           "by another key")
+        return header, payload
+
+    def verify(self, token: str, now: float | None = None) -> VerifiedToken:
+        """Verify a token completely; return what the authorizer needs or raise Rejected."""
+        header, payload = self.verify_signature(token)
+        try:
+            claims = json_object(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Rejected("malformed_token", f"the claims are not a JSON object: {exc}") \
+                from None
+        self.check_claims(claims, time.time() if now is None else now)
+        permissions = claims.get("permissions")
+        granted = set(claims["scope"].split()) if isinstance(claims.get("scope"), str) else set()
+        if isinstance(permissions, list):
+            granted.update(p for p in permissions if isinstance(p, str))
+        return VerifiedToken(claims, header["kid"], frozenset(granted))
+
+    def check_claims(self, claims: dict[str, Any], now: float) -> None:
+        """Check iss, aud, exp, nbf, iat and sub; raise Rejected with the first problem."""
+        settings = self.settings
+        leeway = settings.leeway
+        iss = claims.get("iss")
+        if iss != settings.issuer:
+            raise Rejected("wrong_issuer",
+                           f"issued by {iss!r}, not by {settings.issuer!r}")
+        aud = claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if settings.audience not in audiences:
+            if "nonce" in claims or "at_hash" in claims or (
+                    isinstance(aud, str) and aud == claims.get("azp")):
+                raise Rejected("id_token",
+                               f"this is an ID token: its audience is the client id {aud!r}, "
+                               f"not the API {settings.audience!r}. Send the access token")
+            raise Rejected("wrong_audience",
+                           f"the token is for {aud!r}, not for this API "
+                           f"({settings.audience!r})")
+        exp = _numeric_date(claims, "exp", required=True)
+        assert exp is not None
+        if now >= exp + leeway:
+            raise Rejected("token_expired", f"the token expired {_ago(now - exp)} ago")
+        nbf = _numeric_date(claims, "nbf", required=False)
+        if nbf is not None and nbf > now + leeway:
+            raise Rejected("token_not_yet_valid",
+                           f"the token is not valid for another {_ago(nbf - now)}")
+        iat = _numeric_date(claims, "iat", required=True)
+        assert iat is not None
+        if iat > now + leeway:
+            raise Rejected("issued_in_future",
+                           f"the token claims to be issued {_ago(iat - now)} in the future")
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise Rejected("missing_claim", "the token has no `sub` (subject)")
+
+
+def verify_rs256(key: RSAPublicKey, signing_input: bytes, signature: bytes) -> bool:
+    """Verify an RSASSA-PKCS1-v1_5 SHA-256 signature; False on any mismatch."""
+    if len(signature) != (key.key_size + 7) // 8:
+        return False
+    try:
+        key.verify(signature, signing_input, _PADDING, _SHA256)
+    except InvalidSignature:
+        return False
+    return True
