@@ -90,11 +90,8 @@ def read_event(event: Any) -> Request:
     if event_type == "TOKEN":
         return Request(("rest-token", event.get("authorizationToken"), event.get("methodArn")))
     if version == "2.0":
-        credential = _header(event.get("headers"), "authorization")
-        if credential is None and isinstance(event.get("identitySource"), list) and event[
-                "identitySource"]:
-            credential = event["identitySource"][0]
-        return Request(("http-2.0", credential, event.get("routeArn")))
+        return Request(("http-2.0", _header(event.get("headers"), "authorization"),
+                        event.get("routeArn")))
     if event_type == "REQUEST":
         kind = "http-1.0" if version == "1.0" else "rest-request"
         return Request((kind, _header(event.get("headers"), "authorization"),
