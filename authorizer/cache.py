@@ -1,12 +1,13 @@
 """A bounded cache of decisions already made for a token, never kept past the token's expiry.
 
 Keyed by the raw identity value and the method/route ARN, so a hit costs one dict lookup and
-one clock read. When full, the oldest entry goes first.
+one clock read. When full, the oldest entry goes first. No lock: each dict operation is
+atomic, and a race can only evict one entry too many.
 """
 
 from __future__ import annotations
 
-import threading
+import contextlib
 from typing import Any
 from typing import Generic
 from typing import TypeVar
@@ -20,7 +21,6 @@ class DecisionCache(Generic[V]):
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
         self._entries: dict[Any, tuple[float, V]] = {}
-        self._lock = threading.Lock()
 
     def get(self, key: Any, now: float) -> V | None:
         """Return the live value for `key`, or None (an expired entry is dropped)."""
@@ -36,10 +36,12 @@ class DecisionCache(Generic[V]):
         """Keep `value` for `key` until `until`; evict the oldest entry when full."""
         if self.max_entries <= 0:
             return
-        with self._lock:
-            if key not in self._entries and len(self._entries) >= self.max_entries:
-                self._entries.pop(next(iter(self._entries)), None)
-            self._entries[key] = (until, value)
+        entries = self._entries
+        if len(entries) >= self.max_entries and key not in entries:
+            # Another thread may evict the same entry first; popping a gone key is harmless.
+            with contextlib.suppress(StopIteration, RuntimeError):
+                entries.pop(next(iter(entries)), None)
+        entries[key] = (until, value)
 
     def clear(self) -> None:
         """Forget every decision."""

@@ -24,13 +24,15 @@ import os
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .audit import configure_logging
+from .audit import enabled
 from .audit import fingerprint
+from .audit import has_listeners
 from .audit import log_decision
 from .audit import logger
+from .audit import write_decision_line
 from .cache import DecisionCache
 from .jwks import JwksCache
 from .jwks import http_fetch
@@ -45,6 +47,7 @@ from .verify import TokenVerifier
 from .verify import VerifiedToken
 
 UNAUTHORIZED = "Unauthorized"
+_MEMO_SIZE = 256
 
 
 class Request(tuple):  # type: ignore[type-arg]
@@ -83,7 +86,7 @@ def _header(headers: Any, name: str) -> str | None:
 
 def read_event(event: Any) -> Request:
     """Recognise the event shape and pull out the credential and the method/route ARN."""
-    if not isinstance(event, Mapping):
+    if type(event) is not dict and not isinstance(event, Mapping):
         return Request(("unknown", None, None))
     event_type = event.get("type")
     version = event.get("version")
@@ -113,15 +116,18 @@ def bearer_token(credential: str | None) -> str:
     return token
 
 
-@dataclass
 class Decision:
     """The outcome for one request, before it is shaped for API Gateway."""
 
-    outcome: str  # "allow", "deny" or "unauthorized"
-    reason: str
-    detail: str
-    token: VerifiedToken | None = None
-    arn: MethodArn | None = None
+    __slots__ = ("arn", "detail", "outcome", "reason", "token")
+
+    def __init__(self, outcome: str, reason: str, detail: str,
+                 token: VerifiedToken | None = None, arn: MethodArn | None = None) -> None:
+        self.outcome = outcome  # "allow", "deny" or "unauthorized"
+        self.reason = reason
+        self.detail = detail
+        self.token = token
+        self.arn = arn
 
 
 class Authorizer:
@@ -143,6 +149,31 @@ class Authorizer:
                               timeout=settings.jwks_timeout, fetch=fetch)
         self.verifier = TokenVerifier(settings, self.jwks)
         self.cache = DecisionCache(settings.decision_cache_size)
+        self._arns: dict[str, MethodArn] = {}
+        self._policies: dict[tuple[str, frozenset[str]], list[dict[str, Any]]] = {}
+
+    def _parse_arn(self, arn: Any) -> MethodArn:
+        if not isinstance(arn, str):
+            raise ValueError("the event has no method or route ARN")
+        parsed = self._arns.get(arn)
+        if parsed is None:
+            parsed = MethodArn.parse(arn)
+            if len(self._arns) >= _MEMO_SIZE:
+                self._arns.clear()
+            self._arns[arn] = parsed
+        return parsed
+
+    def _statements(self, arn: MethodArn, granted: frozenset[str]) -> list[dict[str, Any]]:
+        """Return the policy statements for an API stage and a permission set (memoized)."""
+        key = (arn.prefix, granted)
+        statements = self._policies.get(key)
+        if statements is None:
+            allowed, denied = granted_routes(self.settings.routes, granted)
+            statements = build_policy("", arn, allowed, denied)["policyDocument"]["Statement"]
+            if len(self._policies) >= _MEMO_SIZE:
+                self._policies.clear()
+            self._policies[key] = statements
+        return statements
 
     def decide(self, request: Request) -> Decision:
         """Authenticate the token and authorize the route; never raises."""
@@ -151,7 +182,7 @@ class Authorizer:
                 return Decision("unauthorized", "misconfigured",
                                 f"the authorizer is misconfigured: {self.error}")
             try:
-                arn = MethodArn.parse(request.arn or "")
+                arn = self._parse_arn(request.arn)
             except ValueError as exc:
                 return Decision("unauthorized", "bad_event", f"unusable event: {exc}")
             try:
@@ -167,46 +198,56 @@ class Authorizer:
                 return Decision("deny", "insufficient_permission",
                                 f"{arn.method} {arn.path} needs `{route.permission}`, which "
                                 "the token's scope and permissions do not include", token, arn)
-            return Decision("allow", "allowed", f"{arn.method} {arn.path} allowed", token, arn)
+            return Decision("allow", "allowed", f"{arn.route} allowed", token, arn)
         except Exception as exc:  # fail closed: a bug here must not become a 500 or an allow
             logger.exception("authorizer error")
             return Decision("unauthorized", "internal_error", f"{type(exc).__name__}")
 
-    def _log(self, request: Request, decision: Decision, started: float, cache: str,
-             token: str | None) -> None:
+    def _log(self, request: Request, decision: Decision, started: int, cache: str) -> None:
+        if not enabled(logging.INFO):
+            return
         verified = decision.token
-        fields: dict[str, Any] = {
-            "event": "authorizer_decision",
-            "decision": decision.outcome,
-            "reason": decision.reason,
-            "detail": decision.detail,
-            "kind": request.kind,
-            "route": f"{decision.arn.method} {decision.arn.path}" if decision.arn else None,
-            "cache": cache,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "fingerprint": fingerprint(token) if token else None,
-        }
+        arn = decision.arn
+        duration_us = (time.perf_counter_ns() - started) // 1000
+        token_fingerprint = fingerprint(request.credential) if request.credential else None
+        kid = iss = sub = client = token_kind = None
+        expires_in = None
         if verified is not None:
-            fields.update(
-                kid=verified.kid, iss=verified.claims.get("iss"), sub=verified.sub,
-                client=verified.client_id, token_kind="client" if verified.is_client else "user",
-                expires_in=int(verified.exp - self.clock()))
-        log_decision(fields)
+            claims = verified.claims
+            kid, iss, sub = verified.kid, claims.get("iss"), claims["sub"]
+            client = claims.get("azp") or claims.get("client_id")
+            token_kind = "client" if verified.is_client else "user"
+            expires_in = int(claims["exp"] - self.clock())
+        route = arn.route if arn else None
+        if has_listeners():
+            fields: dict[str, Any] = {
+                "event": "authorizer_decision", "decision": decision.outcome,
+                "reason": decision.reason, "detail": decision.detail, "kind": request.kind,
+                "route": route, "cache": cache, "duration_us": duration_us,
+                "fingerprint": token_fingerprint}
+            if verified is not None:
+                fields.update(kid=kid, iss=iss, sub=sub, client=client, token_kind=token_kind,
+                              expires_in=expires_in)
+            log_decision(fields)
+        else:
+            write_decision_line(decision.outcome, decision.reason, decision.detail,
+                                request.kind, route, cache, duration_us, token_fingerprint,
+                                kid, iss, sub, client, token_kind, expires_in)
 
     def context(self, decision: Decision, native: bool) -> dict[str, Any]:
         """Return the context handed to the backend (REST allows strings, numbers, booleans)."""
         token = decision.token
         assert token is not None
         claims = token.claims
-        scopes = claims["scope"].split() if isinstance(claims.get("scope"), str) else []
-        permissions = [p for p in claims.get("permissions") or [] if isinstance(p, str)]
+        scope = claims.get("scope") if isinstance(claims.get("scope"), str) else ""
+        permissions = [p for p in claims.get("permissions") or () if isinstance(p, str)]
         return {
-            "sub": token.sub,
+            "sub": claims["sub"],
             "tokenKind": "client" if token.is_client else "user",
             "clientId": token.client_id or "",
-            "scope": scopes if native else " ".join(scopes),
+            "scope": scope.split() if native else scope,
             "permissions": permissions if native else " ".join(permissions),
-            "expiresAt": int(token.exp),
+            "expiresAt": int(claims["exp"]),
             "reason": decision.reason,
         }
 
@@ -219,23 +260,30 @@ class Authorizer:
         request = read_event(event)
         cached = self.cache.get(request, self.clock())
         if cached is not None:
-            if logger.isEnabledFor(logging.DEBUG):
+            if enabled(logging.DEBUG):
                 log_decision({"event": "authorizer_decision", "cache": "hit",
                               "kind": request.kind, "fingerprint": fingerprint(
                                   request.credential or "")}, logging.DEBUG)
             return cached
-        started = time.perf_counter()
+        started = time.perf_counter_ns()
         decision = self.decide(request)
-        self._log(request, decision, started, "miss", request.credential)
+        self._log(request, decision, started, "miss")
         if decision.outcome == "unauthorized":
             raise Exception(UNAUTHORIZED)
         assert decision.token is not None and decision.arn is not None
-        allowed, denied = granted_routes(self.settings.routes, decision.token.granted)
-        extra_deny = None
+        arn = decision.arn
         if decision.reason == "unknown_route":
-            extra_deny = f"{decision.arn.prefix}/{decision.arn.method}{decision.arn.path}"
-        response = build_policy(decision.token.sub, decision.arn, allowed, denied, extra_deny,
-                                self.context(decision, native=request.kind == "http-2.0"))
+            allowed, denied = granted_routes(self.settings.routes, decision.token.granted)
+            statements = build_policy("", arn, allowed, denied,
+                                      f"{arn.prefix}/{arn.method}{arn.path}"
+                                      )["policyDocument"]["Statement"]
+        else:
+            statements = self._statements(arn, decision.token.granted)
+        response = {
+            "principalId": decision.token.sub,
+            "policyDocument": {"Version": "2012-10-17", "Statement": statements},
+            "context": self.context(decision, native=request.kind == "http-2.0"),
+        }
         self.cache.put(request, response, self._cache_until(decision))
         return response
 
@@ -246,9 +294,9 @@ class Authorizer:
         cached = self.cache.get(key, self.clock())
         if cached is not None:
             return cached
-        started = time.perf_counter()
+        started = time.perf_counter_ns()
         decision = self.decide(request)
-        self._log(request, decision, started, "miss", request.credential)
+        self._log(request, decision, started, "miss")
         if decision.token is None:
             return {"isAuthorized": False, "context": {"reason": decision.reason}}
         response = {"isAuthorized": decision.outcome == "allow",

@@ -51,6 +51,8 @@ class RouteTable:
 
     def __init__(self, routes: Iterable[Route]) -> None:
         self.routes = tuple(routes)
+        self._exact = {(r.method, r.path): r for r in reversed(self.routes)
+                       if "{" not in r.path and r.method != "ANY"}
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> RouteTable:
@@ -70,6 +72,9 @@ class RouteTable:
 
     def match(self, method: str, path: str) -> Route | None:
         """Return the route a request falls on, or None."""
+        route = self._exact.get((method, path))
+        if route is not None:
+            return route
         for route in self.routes:
             if route.matches(method, path):
                 return route
@@ -86,6 +91,11 @@ class MethodArn:
     prefix: str
     method: str
     path: str
+
+    @property
+    def route(self) -> str:
+        """Return the request's route as people write it: "GET /notes"."""
+        return f"{self.method} {self.path}"
 
     @classmethod
     def parse(cls, arn: str) -> MethodArn:

@@ -19,13 +19,11 @@ only given once the signature has verified.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import math
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -38,7 +36,15 @@ from .settings import Settings
 
 ALGORITHM = "RS256"
 _OPAQUE = re.compile(r"[A-Za-z0-9_~+/=-]+")
-_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# A canonical last character leaves the unused low bits zero: 4 of them after two leftover
+# characters, 2 after three.
+_BASE64URL_AND_DOT = _BASE64URL + b"."
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+_CANONICAL_LAST = {
+    2: frozenset(c for i, c in enumerate(_BASE64URL) if i & 0x0F == 0),
+    3: frozenset(c for i, c in enumerate(_BASE64URL) if i & 0x03 == 0),
+}
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _KEY_REFERENCES = ("jku", "x5u", "x5c", "jwk")
 _PADDING = PKCS1v15()
@@ -54,13 +60,15 @@ class Rejected(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True)
 class VerifiedToken:
     """What the authorizer needs from a token whose signature and claims checked out."""
 
-    claims: dict[str, Any]
-    kid: str
-    granted: frozenset[str]
+    __slots__ = ("claims", "granted", "kid")
+
+    def __init__(self, claims: dict[str, Any], kid: str, granted: frozenset[str]) -> None:
+        self.claims = claims
+        self.kid = kid
+        self.granted = granted
 
     @property
     def sub(self) -> str:
@@ -100,23 +108,28 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def b64url_decode(segment: str) -> bytes:
+def b64url_decode(segment: bytes | str) -> bytes:
     """Decode canonical, unpadded base64url (the alphabet is checked by the caller)."""
-    if len(segment) % 4 == 1:
+    if isinstance(segment, str):
+        segment = segment.encode("ascii")
+    leftover = len(segment) % 4
+    if leftover == 1:
         raise ValueError("impossible base64url length")
-    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     # Unused low bits in the last character make many strings decode to one value; each
     # variant would be a new cache key, so only the canonical form is accepted.
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != segment:
+    if leftover and segment[-1] not in _CANONICAL_LAST[leftover]:
         raise ValueError("non-canonical base64url")
-    return raw
+    return binascii.a2b_base64(segment.translate(_TO_STANDARD_ALPHABET) + b"==")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates,
+                            parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
     """Parse a UTF-8 JSON object strictly: no duplicates, NaN, Infinity or 1e400."""
     try:
-        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates,
-                           parse_constant=_reject_constant, parse_float=_finite_float)
+        value = _DECODER.decode(raw.decode("utf-8"))
     except RecursionError:
         raise ValueError("nesting too deep") from None
     if not isinstance(value, dict):
@@ -171,15 +184,18 @@ class TokenVerifier:
         if dots == 4:
             raise Rejected("encrypted_token",
                            "this is an encrypted token (JWE); the API accepts signed JWTs only")
-        if dots != 2 or not _COMPACT.fullmatch(token):
+        raw = token.encode("ascii") if token.isascii() else b""
+        first = raw.find(b".")
+        second = raw.find(b".", first + 1)
+        if (dots != 2 or raw.translate(None, _BASE64URL_AND_DOT) or first < 1
+                or second == first + 1 or second == len(raw) - 1):
             raise Rejected("malformed_token",
                            "not a compact JWS: expected three base64url segments joined by "
                            "dots")
-        header_b64, payload_b64, signature_b64 = token.split(".")
         try:
-            header = json_object(b64url_decode(header_b64))
-            payload = b64url_decode(payload_b64)
-            signature = b64url_decode(signature_b64)
+            header = json_object(b64url_decode(raw[:first]))
+            payload = b64url_decode(raw[first + 1:second])
+            signature = b64url_decode(raw[second + 1:])
         except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
             raise Rejected("malformed_token", f"the token does not decode: {exc}") from None
 
@@ -214,7 +230,7 @@ class TokenVerifier:
             raise Rejected("unknown_kid",
                            f"kid {kid!r} is not in the issuer's JWKS (a forged token, "
                            "another tenant's, or a key removed after rotation)")
-        if not verify_rs256(key, f"{header_b64}.{payload_b64}".encode("ascii"), signature):
+        if not verify_rs256(key, raw[:second], signature):
             raise Rejected("bad_signature",
                            "the signature does not match: the token was altered or signed "
                            "by another key")
