@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean build-AuthorizerFunction build-SimpleAuthorizerFunction build-PublicFunction build-PrivateFunction build-AdminFunction build-NotesFunction
 
 run: $(STAMP)
 	$(BIN)/python -m webapp.launcher
@@ -25,3 +25,18 @@ $(STAMP): pyproject.toml
 
 clean:
 	rm -rf $(VENV)
+
+# `sam build` (BuildMethod: makefile) calls these with ARTIFACTS_DIR set: each function gets its
+# package as a package, so `authorizer.handler.lambda_handler` imports as it does here.
+build-AuthorizerFunction build-SimpleAuthorizerFunction:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp -r authorizer "$(ARTIFACTS_DIR)/"
+	rm -rf "$(ARTIFACTS_DIR)/authorizer/__pycache__"
+	python3 -m pip install --quiet --requirement authorizer/requirements.txt \
+		--target "$(ARTIFACTS_DIR)" --platform manylinux2014_aarch64 \
+		--implementation cp --python-version 3.12 --only-binary=:all:
+
+build-PublicFunction build-PrivateFunction build-AdminFunction build-NotesFunction:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp -r api "$(ARTIFACTS_DIR)/"
+	rm -rf "$(ARTIFACTS_DIR)/api/__pycache__"

@@ -16,6 +16,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from emulators.gateway import create_gateway
 from emulators.idp import create_idp_app
 from emulators.idp.tenant import load_tenant_data
 from webapp import create_app
@@ -73,9 +74,16 @@ class Lab:
 
     web_url: str
     idp_url: str
+    gateway_url: str
     idp_app: Any
     web_app: Any
+    gateway: Any
     tenant: dict[str, Any]
+
+    def api_url(self, name: str) -> str:
+        """Return the base URL of an API of the template, by logical id."""
+        api = next(a for a in self.gateway.model.apis if a.logical_id == name)
+        return f"{self.gateway_url}/{api.api_id}/{api.stage}"
 
     @property
     def issuer(self) -> str:
@@ -84,23 +92,29 @@ class Lab:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Start the local IdP and the web app on free loopback ports for the whole session."""
-    web = LiveServer()
-    idp = LiveServer()
+    """Start the local IdP, the gateway and the web app on free loopback ports."""
+    web, idp, gateway = LiveServer(), LiveServer(), LiveServer()
     web_url = f"http://localhost:{web.port}"
     idp_url = f"http://127.0.0.1:{idp.port}"
+    gateway_url = f"http://127.0.0.1:{gateway.port}"
+    state = tmp_path_factory.mktemp("lab")
     tenant = tenant_for(web_url)
     idp_app = create_idp_app({
         "IDP_ISSUER": idp_url + "/",
-        "IDP_DATABASE": str(tmp_path_factory.mktemp("idp") / "idp.sqlite3"),
+        "IDP_DATABASE": str(state / "idp.sqlite3"),
         "IDP_TENANT": tenant,
     })
-    web_app = create_app({"TESTING": True}, environ={"LOCAL_IDP_URL": idp_url})
+    gateway_app = create_gateway(idp_url + "/", gateway_url, notes_db=state / "notes.sqlite3")
+    web_app = create_app({"TESTING": True},
+                         environ={"LOCAL_IDP_URL": idp_url, "API_BASE_URL": gateway_url})
     idp.start(idp_app)
+    gateway.start(gateway_app)
     web.start(web_app)
-    yield Lab(web_url, idp_url, idp_app, web_app, tenant)
+    yield Lab(web_url, idp_url, gateway_url, idp_app, web_app, gateway_app, tenant)
     web.stop()
+    gateway.stop()
     idp.stop()
+    gateway_app.close()
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from tests.authorizer.conftest import ROUTES
 from tests.authorizer.conftest import token_event
 from tests.conftest import ADMIN
 from tests.conftest import AUDIENCE
-from tests.test_idp import READER
-from tests.test_idp import WRITER
-from tests.test_idp import Authorization
+from tests.oauth_helpers import READER
+from tests.oauth_helpers import WRITER
+from tests.oauth_helpers import Authorization
 
 
 @pytest.fixture

@@ -1,0 +1,126 @@
+"""Run the template's functions in-process as Lambda would.
+
+Events and results cross a JSON boundary (what cannot be serialized fails as on Lambda), a
+context object carries a request id and the remaining time, the first call of a function
+is a cold start that imports its module afresh, and a call past the function's timeout
+counts as timed out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .template import Function
+from .template import TemplateError
+
+
+class LambdaContext:
+    """The `context` argument of a Python Lambda handler."""
+
+    def __init__(self, function: Function) -> None:
+        self.function_name = f"authorizer-lab-{function.logical_id}"
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function.arn
+        self.memory_limit_in_mb = function.memory
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        self._deadline = time.monotonic() + function.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Invocation:
+    """What one invocation returned, or how it failed."""
+
+    function: str
+    result: Any = None
+    error_type: str | None = None
+    error_message: str | None = None
+    duration_ms: float = 0.0
+    cold_start: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.error_type is not None
+
+
+class LambdaRuntime:
+    """Invoke functions; their environments are set as the template declares them."""
+
+    def __init__(self, functions: dict[str, Function], local_env: dict[str, str]) -> None:
+        self.functions = functions
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._lock = threading.Lock()
+        self._saved_env: dict[str, str | None] = {}
+        merged: dict[str, str] = {}
+        owners: dict[str, str] = {}
+        for function in functions.values():
+            for name, value in {**function.environment, **local_env}.items():
+                if name in merged and merged[name] != value:
+                    raise TemplateError(
+                        f"{function.logical_id} and {owners[name]} set {name} to different "
+                        "values; in-process functions share one environment")
+                merged[name] = value
+                owners[name] = function.logical_id
+        # In-process functions share one process environment; each reads only its own names.
+        for name, value in merged.items():
+            self._saved_env[name] = os.environ.get(name)
+            os.environ[name] = value
+
+    def close(self) -> None:
+        """Give the process environment back as it was."""
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _load(self, function: Function) -> Callable[[Any, Any], Any]:
+        module_name, _, attribute = function.handler.rpartition(".")
+        module = sys.modules.get(module_name)
+        # A cold start is a fresh container: run the module's top level again.
+        module = importlib.reload(module) if module else importlib.import_module(module_name)
+        return getattr(module, attribute)
+
+    def invoke(self, function: Function, event: dict[str, Any]) -> Invocation:
+        """Invoke `function` with `event`; never raises for the function's own failures."""
+        invocation = Invocation(function.logical_id)
+        handler = self._handlers.get(function.logical_id)
+        if handler is None:
+            with self._lock:
+                handler = self._handlers.get(function.logical_id)
+                if handler is None:
+                    handler = self._load(function)
+                    self._handlers[function.logical_id] = handler
+                    invocation.cold_start = True
+        payload = json.loads(json.dumps(event))
+        started = time.perf_counter()
+        try:
+            result = handler(payload, LambdaContext(function))
+        except Exception as exc:  # the function's failure is data here, as on Lambda
+            invocation.error_type = type(exc).__name__
+            invocation.error_message = str(exc)
+        else:
+            try:
+                invocation.result = json.loads(json.dumps(result))
+            except (TypeError, ValueError) as exc:
+                invocation.error_type = "Runtime.MarshalError"
+                invocation.error_message = f"Unable to marshal response: {exc}"
+        invocation.duration_ms = (time.perf_counter() - started) * 1000
+        if invocation.duration_ms > function.timeout * 1000:
+            invocation.error_type = "Sandbox.Timedout"
+            invocation.error_message = f"Task timed out after {function.timeout:.2f} seconds"
+            invocation.result = None
+        return invocation

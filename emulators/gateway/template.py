@@ -1,0 +1,270 @@
+"""Read `template.yaml` (AWS SAM) into the model the gateway emulator serves.
+
+The template is the single source of truth: APIs, stages, routes, authorizers, identity
+sources, validation expressions, cache TTLs, scopes, and each function's handler and
+environment. Template parameters get local values (the local IdP's issuer, say), the way
+`sam deploy` would fill them in with real ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+SAM_DEFAULT_TTL = 300
+
+
+class TemplateError(ValueError):
+    """The template uses something the emulator does not understand."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form intrinsic functions (!Ref, !GetAtt, !Sub)."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_Loader.add_multi_constructor("!", _intrinsic)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A Lambda function of the template."""
+
+    logical_id: str
+    handler: str
+    environment: dict[str, str]
+    timeout: float
+    memory: int
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:authorizer-lab-{self.logical_id}"
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    """An authorizer of one API: a Lambda authorizer (TOKEN/REQUEST) or the JWT one."""
+
+    name: str
+    kind: str  # "TOKEN", "REQUEST" (Lambda) or "JWT"
+    function: Function | None
+    identity_sources: tuple[str, ...]  # "$request.header.Authorization", "$context.routeKey"
+    ttl: int = 0
+    validation_expression: str | None = None
+    payload_version: str = "1.0"
+    simple_responses: bool = False
+    issuer: str | None = None
+    audience: tuple[str, ...] = ()
+
+    @property
+    def style(self) -> str:
+        """Say what this authorizer is, as a person would."""
+        if self.kind == "JWT":
+            return "JWT authorizer (built in)"
+        mode = "simple responses" if self.simple_responses else "IAM policy"
+        return f"Lambda {self.kind} authorizer ({mode}, payload {self.payload_version})"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method and path of an API, with its function and its authorization."""
+
+    method: str
+    path: str
+    function: Function
+    authorizer: Authorizer | None
+    scopes: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass
+class Api:
+    """A REST or HTTP API with its stage and routes."""
+
+    logical_id: str
+    kind: str  # "REST" or "HTTP"
+    name: str
+    stage: str
+    api_id: str
+    routes: list[Route] = field(default_factory=list)
+    authorizers: dict[str, Authorizer] = field(default_factory=dict)
+
+    def arn_prefix(self) -> str:
+        return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{self.api_id}/{self.stage}"
+
+
+@dataclass
+class Model:
+    """Everything the emulator serves, read from the template."""
+
+    apis: list[Api]
+    functions: dict[str, Function]
+    parameters: dict[str, str]
+
+
+def api_id_for(logical_id: str) -> str:
+    """Return a stable, realistic 10-character API id for a logical id."""
+    digest = hashlib.sha256(logical_id.encode()).digest()
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(alphabet[b % len(alphabet)] for b in digest[:10])
+
+
+class _Resolver:
+    def __init__(self, parameters: dict[str, str], resources: dict[str, Any]) -> None:
+        self.parameters = parameters
+        self.resources = resources
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            (name, arg), = value.items()
+            if name == "Ref":
+                if arg in self.parameters:
+                    return self.parameters[arg]
+                if arg in self.resources:
+                    return f"local-{arg}"
+                if arg == "AWS::Region":
+                    return REGION
+                raise TemplateError(f"!Ref {arg}: no such parameter or resource")
+            if name == "Fn::GetAtt":
+                return {"GetAtt": list(arg)}
+            if name == "Fn::Sub":
+                return re.sub(r"\$\{([^}]+)\}", lambda m: str(self({"Ref": m.group(1)})), arg)
+        if isinstance(value, dict):
+            return {k: self(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        return value
+
+
+def _function_of(ref: Any, functions: dict[str, Function], where: str) -> Function:
+    if isinstance(ref, dict) and "GetAtt" in ref and ref["GetAtt"][0] in functions:
+        return functions[ref["GetAtt"][0]]
+    raise TemplateError(f"{where}: FunctionArn must be !GetAtt <Function>.Arn")
+
+
+def _rest_authorizers(name: str, config: dict[str, Any],
+                      functions: dict[str, Function]) -> Authorizer:
+    kind = config.get("FunctionPayloadType", "TOKEN").upper()
+    identity = config.get("Identity") or {}
+    ttl = int(identity.get("ReauthorizeEvery", SAM_DEFAULT_TTL))
+    if kind == "TOKEN":
+        sources: tuple[str, ...] = (f"$request.header.{identity.get('Header', 'Authorization')}",)
+    else:
+        sources = tuple(f"$request.header.{h}" for h in identity.get("Headers", ())) + tuple(
+            f"$request.querystring.{q}" for q in identity.get("QueryStrings", ())) + tuple(
+            f"$context.{c}" for c in identity.get("Context", ())) + tuple(
+            f"$stageVariables.{s}" for s in identity.get("StageVariables", ()))
+    return Authorizer(name, kind, _function_of(config.get("FunctionArn"), functions, name),
+                      sources, ttl=ttl,
+                      validation_expression=identity.get("ValidationExpression"))
+
+
+def _http_authorizer(name: str, config: dict[str, Any],
+                     functions: dict[str, Function]) -> Authorizer:
+    if "JwtConfiguration" in config:
+        jwt = config["JwtConfiguration"]
+        audience = jwt.get("audience") or []
+        source = config.get("IdentitySource", "$request.header.Authorization")
+        return Authorizer(name, "JWT", None, (source,), issuer=jwt.get("issuer"),
+                          audience=tuple(audience if isinstance(audience, list) else [audience]))
+    identity = config.get("Identity") or {}
+    sources = tuple(f"$request.header.{h}" for h in identity.get("Headers", ())) + tuple(
+        f"$request.querystring.{q}" for q in identity.get("QueryStrings", ())) + tuple(
+        f"$context.{c}" for c in identity.get("Context", ())) + tuple(
+        f"$stageVariables.{s}" for s in identity.get("StageVariables", ()))
+    return Authorizer(name, "REQUEST", _function_of(config.get("FunctionArn"), functions, name),
+                      sources, ttl=int(identity.get("ReauthorizeEvery", SAM_DEFAULT_TTL)),
+                      payload_version=str(config.get("AuthorizerPayloadFormatVersion", "2.0")),
+                      simple_responses=bool(config.get("EnableSimpleResponses", False)))
+
+
+def load_model(parameters: dict[str, str], path: Path = TEMPLATE) -> Model:
+    """Read the template with these parameter values (defaults fill the rest)."""
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+    resources: dict[str, Any] = document.get("Resources", {})
+    values = {name: str(spec["Default"]) for name, spec in document.get("Parameters", {}).items()
+              if "Default" in spec}
+    values.update(parameters)
+    missing = [n for n in document.get("Parameters", {}) if n not in values]
+    if missing:
+        raise TemplateError(f"no value for template parameter(s) {', '.join(missing)}")
+    resolve = _Resolver(values, resources)
+    global_function = (document.get("Globals") or {}).get("Function", {})
+
+    functions: dict[str, Function] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resolve(resource.get("Properties", {}))
+        env = {**((global_function.get("Environment") or {}).get("Variables") or {}),
+               **((props.get("Environment") or {}).get("Variables") or {})}
+        functions[logical_id] = Function(
+            logical_id, props["Handler"], {k: str(v) for k, v in env.items()},
+            float(props.get("Timeout", global_function.get("Timeout", 3))),
+            int(props.get("MemorySize", global_function.get("MemorySize", 128))))
+
+    apis: dict[str, Api] = {}
+    for logical_id, resource in resources.items():
+        kind = {"AWS::Serverless::Api": "REST", "AWS::Serverless::HttpApi": "HTTP"}.get(
+            resource.get("Type", ""))
+        if kind is None:
+            continue
+        props = resolve(resource.get("Properties", {}))
+        api = Api(logical_id, kind, props.get("Name", logical_id),
+                  props.get("StageName", "$default"), api_id_for(logical_id))
+        auth = props.get("Auth") or {}
+        for name, config in (auth.get("Authorizers") or {}).items():
+            api.authorizers[name] = (_rest_authorizers if kind == "REST" else _http_authorizer)(
+                name, config, functions)
+        api.authorizers["__default__"] = api.authorizers.get(auth.get("DefaultAuthorizer", ""))
+        apis[logical_id] = api
+
+    for logical_id, function in functions.items():
+        props = resolve(resources[logical_id].get("Properties", {}))
+        for event_name, event in (props.get("Events") or {}).items():
+            if event.get("Type") not in ("Api", "HttpApi"):
+                continue
+            eprops = event.get("Properties", {})
+            api_ref = eprops.get("RestApiId") or eprops.get("ApiId") or ""
+            api = apis.get(api_ref.removeprefix("local-"))
+            if api is None:
+                raise TemplateError(f"{logical_id}.{event_name}: unknown API {api_ref!r}")
+            auth = eprops.get("Auth") or {}
+            authorizer_name = auth.get("Authorizer")
+            if authorizer_name == "NONE":
+                authorizer = None
+            elif authorizer_name:
+                authorizer = api.authorizers[authorizer_name]
+            else:
+                authorizer = api.authorizers.get("__default__")
+            api.routes.append(Route(str(eprops["Method"]).upper(), eprops["Path"], function,
+                                    authorizer, tuple(auth.get("AuthorizationScopes", ()))))
+    for api in apis.values():
+        api.authorizers.pop("__default__", None)
+        api.routes.sort(key=lambda r: (r.path, r.method))
+    return Model(list(apis.values()), functions, values)
