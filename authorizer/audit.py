@@ -95,9 +95,8 @@ def write_decision_line(outcome: str, reason: str, detail: str, kind: str, route
 
 
 def log_decision(fields: dict[str, Any], level: int = logging.INFO) -> None:
-    """Write one decision line (at INFO; cache hits at DEBUG) and tell the listeners."""
-    if level < _level:
-        return
-    sys.stdout.write(_ENCODE(fields) + "\n")
+    """Tell the listeners; write the line if its level is on (INFO; cache hits DEBUG)."""
+    if level >= _level:
+        sys.stdout.write(_ENCODE(fields) + "\n")
     for listener in _listeners:
         listener(fields)

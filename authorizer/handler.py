@@ -203,8 +203,10 @@ class Authorizer:
             logger.exception("authorizer error")
             return Decision("unauthorized", "internal_error", f"{type(exc).__name__}")
 
-    def _log(self, request: Request, decision: Decision, started: int, cache: str) -> None:
-        if not enabled(logging.INFO):
+    def _log(self, request: Request, decision: Decision, started: int, cache: str,
+             level: int = logging.INFO) -> None:
+        listening = has_listeners()
+        if not listening and not enabled(level):
             return
         verified = decision.token
         arn = decision.arn
@@ -219,7 +221,7 @@ class Authorizer:
             token_kind = "client" if verified.is_client else "user"
             expires_in = int(claims["exp"] - self.clock())
         route = arn.route if arn else None
-        if has_listeners():
+        if listening:
             fields: dict[str, Any] = {
                 "event": "authorizer_decision", "decision": decision.outcome,
                 "reason": decision.reason, "detail": decision.detail, "kind": request.kind,
@@ -228,7 +230,7 @@ class Authorizer:
             if verified is not None:
                 fields.update(kid=kid, iss=iss, sub=sub, client=client, token_kind=token_kind,
                               expires_in=expires_in)
-            log_decision(fields)
+            log_decision(fields, level)
         else:
             write_decision_line(decision.outcome, decision.reason, decision.detail,
                                 request.kind, route, cache, duration_us, token_fingerprint,
@@ -260,11 +262,9 @@ class Authorizer:
         request = read_event(event)
         cached = self.cache.get(request, self.clock())
         if cached is not None:
-            if enabled(logging.DEBUG):
-                log_decision({"event": "authorizer_decision", "cache": "hit",
-                              "kind": request.kind, "fingerprint": fingerprint(
-                                  request.credential or "")}, logging.DEBUG)
-            return cached
+            if has_listeners() or enabled(logging.DEBUG):
+                self._log(request, cached[1], time.perf_counter_ns(), "hit", logging.DEBUG)
+            return cached[0]
         started = time.perf_counter_ns()
         decision = self.decide(request)
         self._log(request, decision, started, "miss")
@@ -284,7 +284,7 @@ class Authorizer:
             "policyDocument": {"Version": "2012-10-17", "Statement": statements},
             "context": self.context(decision, native=request.kind == "http-2.0"),
         }
-        self.cache.put(request, response, self._cache_until(decision))
+        self.cache.put(request, (response, decision), self._cache_until(decision))
         return response
 
     def simple_response(self, event: Any) -> dict[str, Any]:
@@ -293,7 +293,9 @@ class Authorizer:
         key = (request.credential, request.arn, "simple")
         cached = self.cache.get(key, self.clock())
         if cached is not None:
-            return cached
+            if has_listeners() or enabled(logging.DEBUG):
+                self._log(request, cached[1], time.perf_counter_ns(), "hit", logging.DEBUG)
+            return cached[0]
         started = time.perf_counter_ns()
         decision = self.decide(request)
         self._log(request, decision, started, "miss")
@@ -301,7 +303,7 @@ class Authorizer:
             return {"isAuthorized": False, "context": {"reason": decision.reason}}
         response = {"isAuthorized": decision.outcome == "allow",
                     "context": self.context(decision, native=True)}
-        self.cache.put(key, response, self._cache_until(decision))
+        self.cache.put(key, (response, decision), self._cache_until(decision))
         return response
 
 

@@ -306,3 +306,29 @@ def test_requirements_list_only_what_lambda_needs() -> None:
              .splitlines() if line.strip() and not line.startswith("#")]
 
     assert [line.split(">")[0].split("=")[0] for line in lines] == ["cryptography"]
+
+
+def test_cache_hits_are_told_to_listeners_and_logged_only_at_debug(
+        authorizer: Authorizer, mint: Minter, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import authorizer.audit as audit
+
+    seen: list[dict[str, Any]] = []
+    event = token_event(mint.token())
+    authorizer.policy_response(event)
+    capsys.readouterr()
+
+    authorizer.policy_response(event)
+    assert capsys.readouterr().out == ""  # INFO: a hit writes no line
+    add_listener(seen.append)
+    try:
+        authorizer.policy_response(event)
+        monkeypatch.setattr(audit, "_level", logging.DEBUG)
+        authorizer.policy_response(event)
+    finally:
+        remove_listener(seen.append)
+
+    assert [f["cache"] for f in seen] == ["hit", "hit"]
+    assert seen[0]["reason"] == "allowed" and seen[0]["sub"] == "auth0|customer-0001"
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["cache"] == "hit"

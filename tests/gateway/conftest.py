@@ -14,6 +14,7 @@ from tests.conftest import AUDIENCE
 from tests.oauth_helpers import READER
 from tests.oauth_helpers import WRITER
 from tests.oauth_helpers import Authorization
+from webapp.config import DEFAULT_SCOPE
 
 
 class Tokens:
@@ -25,7 +26,8 @@ class Tokens:
 
     @cached_property
     def customer_tokens(self) -> dict[str, Any]:
-        return Authorization(self.lab).tokens()
+        # The scopes the web app asks for at login: the JWT authorizer reads only `scope`.
+        return Authorization(self.lab).tokens(scope=DEFAULT_SCOPE)
 
     @property
     def customer(self) -> str:
@@ -37,7 +39,7 @@ class Tokens:
 
     @cached_property
     def admin(self) -> str:
-        return Authorization(self.lab).tokens(ADMIN)["access_token"]
+        return Authorization(self.lab).tokens(ADMIN, scope=DEFAULT_SCOPE)["access_token"]
 
     @cached_property
     def opaque(self) -> str:
