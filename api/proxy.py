@@ -74,8 +74,8 @@ def caller(event: dict[str, Any]) -> Caller | None:
     sub = context.get("sub") or authorizer.get("principalId")
     if not sub:
         return None
-    permissions = _words(context.get("permissions")) + tuple(
-        p for p in _words(context.get("scope")) if p not in _words(context.get("permissions")))
+    permissions = _words(context.get("permissions"))
+    permissions += tuple(p for p in _words(context.get("scope")) if p not in permissions)
     return Caller(str(sub), str(context.get("tokenKind") or "user"),
                   context.get("clientId") or None, permissions,
                   "lambda" if "lambda" in authorizer else "rest")

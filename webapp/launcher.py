@@ -45,6 +45,14 @@ def planned_servers(settings: dict[str, str | None]) -> list[Server]:
             "identity provider", "127.0.0.1", 3001,
             [python, "-m", "emulators.idp", "serve", "--host", "127.0.0.1", "--port", "3001"],
             "http://127.0.0.1:3001/.well-known/openid-configuration"))
+    if not settings.get("API_BASE_URL"):
+        domain = (settings.get("AUTH0_DOMAIN") or "").removeprefix("https://").rstrip("/")
+        issuer = f"https://{domain}/" if domain else "http://127.0.0.1:3001/"
+        servers.append(Server(
+            "API gateway", "127.0.0.1", 3002,
+            [python, "-m", "emulators.gateway", "serve", "--host", "127.0.0.1", "--port", "3002",
+             "--issuer", issuer],
+            "http://127.0.0.1:3002/"))
     servers.append(Server(
         "web app", "localhost", 3000,
         [python, "-m", "waitress", "--listen=localhost:3000", "--threads=8", "wsgi:app"],
@@ -95,6 +103,8 @@ def _banner(servers: list[Server], settings: dict[str, str | None]) -> str:
     lines = ["", "Authorizer Lab is running:"]
     for server in servers:
         lines.append(f"  {server.name:<18} http://{server.host}:{server.port}/")
+    if any(s.port == 3002 for s in servers):
+        lines.append("  (the gateway's catalogue of APIs and routes is at http://127.0.0.1:3002/)")
     if not settings.get("AUTH0_DOMAIN"):
         from emulators.idp.tenant import load_tenant_data
         from emulators.idp.tenant import parse_tenant

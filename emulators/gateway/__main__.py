@@ -1,16 +1,20 @@
 """Command line of the gateway emulator.
 
     python -m emulators.gateway serve [--host 127.0.0.1] [--port 3002] [--issuer URL]
+                                      [--template template.yaml] [--notes-db FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+from pathlib import Path
 
 from . import DEFAULT_ISSUER
 from . import create_gateway
+from .template import TEMPLATE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,15 +25,22 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the APIs of template.yaml")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3002)
-    serve.add_argument("--threads", type=int, default=8)
+    serve.add_argument("--threads", type=int, default=4)
     serve.add_argument("--issuer", default=os.environ.get("GATEWAY_TOKEN_ISSUER")
                        or DEFAULT_ISSUER, help="the token issuer (template TokenIssuer)")
+    serve.add_argument("--template", type=Path, default=TEMPLATE,
+                       help="the SAM template to serve (default: template.yaml)")
+    serve.add_argument("--notes-db", type=Path, default=None,
+                       help="the SQLite file of the notes (default: instance/notes.sqlite3)")
     args = parser.parse_args(argv)
 
     from waitress import serve as waitress_serve
 
+    # Under load waitress warns of every queued request; that is not news here.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     base_url = f"http://{args.host}:{args.port}"
-    gateway = create_gateway(args.issuer, base_url)
+    gateway = create_gateway(args.issuer, base_url, notes_db=args.notes_db,
+                             template=args.template)
     print(f"API Gateway emulator on {base_url}/ (catalogue), trusting {args.issuer}",
           flush=True)
     for api in gateway.model.apis:

@@ -22,10 +22,11 @@ import logging
 import re
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from dataclasses import field
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
@@ -37,6 +38,7 @@ from .jwt_authorizer import JwtAuthorizer
 from .jwt_authorizer import render_claims
 from .lambdas import Invocation
 from .lambdas import LambdaRuntime
+from .lambdas import request_id as new_request_id
 from .policy import evaluate
 from .policy import malformed
 from .template import Api
@@ -116,10 +118,15 @@ def _redact_event(event: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class CachedResult:
-    """An authorizer's answer kept for the TTL: a policy (with context) or a simple verdict."""
+    """An authorizer's answer kept for the TTL: a policy (with context) or a simple verdict.
+
+    Policy evaluations are remembered per ARN: the answer cannot change while it is cached.
+    """
 
     response: dict[str, Any]
     expires: float
+    evaluations: dict[str, Any] = field(default_factory=dict)
+    rest_context: dict[str, str] | None = None
 
 
 @dataclass
@@ -149,11 +156,13 @@ class ResultCache:
             return None
         return entry
 
-    def put(self, key: tuple[Any, ...], response: dict[str, Any], ttl: int) -> None:
+    def put(self, key: tuple[Any, ...], response: dict[str, Any], ttl: int) -> CachedResult:
+        entry = CachedResult(response, time.monotonic() + ttl)
         with self._lock:
-            if len(self._entries) >= self.max_entries:
+            if self._entries and len(self._entries) >= self.max_entries:
                 self._entries.pop(next(iter(self._entries)))
-            self._entries[key] = CachedResult(response, time.monotonic() + ttl)
+            self._entries[key] = entry
+        return entry
 
     def flush(self, api_id: str) -> int:
         """Drop every entry of one API; return how many there were."""
@@ -173,6 +182,8 @@ class Gateway:
         self.base_url = base_url.rstrip("/")
         self.runtime = LambdaRuntime(model.functions, local_env or {})
         self.apis = {(api.api_id, api.stage): api for api in model.apis}
+        self._routes = {api.api_id: {(r.method, r.path): r for r in api.routes}
+                        for api in model.apis}
         self.cache = ResultCache()
         self.traces: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self._traces_lock = threading.Lock()
@@ -198,14 +209,25 @@ class Gateway:
     # WSGI ------------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
         try:
-            response = self.dispatch(request)
+            path = environ.get("PATH_INFO") or "/"
+            parts = path.split("/", 3)
+            api = self.apis.get((parts[1], parts[2])) if len(parts) >= 3 else None
+            if api is None:
+                response = self.dispatch(Request(environ))
+                return response(environ, start_response)
+            # The API path skips Werkzeug's request and response objects: a request through
+            # the emulator should cost little next to the work it emulates.
+            outcome = self.handle(api, environ, "/" + (parts[3] if len(parts) == 4 else ""))
+            self._keep_trace(outcome.trace)
+            headers = [*outcome.headers, ("Content-Length", str(len(outcome.body)))]
+            start_response(_status_line(outcome.status), headers)
+            return [outcome.body]
         except Exception:  # never a stack trace to the client
             log.exception("emulator error")
             response = self._json(500, {"message": "Internal Server Error"},
                                   [("x-amzn-ErrorType", "InternalFailure")])
-        return response(environ, start_response)
+            return response(environ, start_response)
 
     def _json(self, status: int, body: Any, headers: list[tuple[str, str]] | None = None,
               ) -> Response:
@@ -231,18 +253,8 @@ class Gateway:
                 return self._json(404, {"message": "Invalid API identifier specified"})
             flushed = self.cache.flush(api.api_id)
             return self._json(202, {"flushed": flushed})
-        parts = path.split("/", 3)
-        api = self.apis.get((parts[1], parts[2])) if len(parts) >= 3 else None
-        if api is None:
-            return self._json(404, {"message": "Not Found",
-                                    "hint": f"no API at this path; see {self.base_url}/"})
-        outcome = self.handle(api, request, "/" + (parts[3] if len(parts) == 4 else ""))
-        self._keep_trace(outcome.trace)
-        response = Response(outcome.body, status=outcome.status)
-        response.headers.clear()
-        for name, value in outcome.headers:
-            response.headers.add(name, value)
-        return response
+        return self._json(404, {"message": "Not Found",
+                                "hint": f"no API at this path; see {self.base_url}/"})
 
     def _lab(self, request: Request) -> Response:
         if request.path == "/_lab/traces":
@@ -310,15 +322,16 @@ class Gateway:
             headers = [("Content-Type", "application/json"), ("apigw-requestid", request_id)]
         return status, json.dumps(body).encode(), headers + (extra or [])
 
-    def handle(self, api: Api, request: Request, path: str) -> Outcome:
+    def handle(self, api: Api, environ: dict[str, Any], path: str) -> Outcome:
         """Serve one request to an API the way API Gateway would."""
         started = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
+        method = environ.get("REQUEST_METHOD", "GET")
         trace: dict[str, Any] = {
             "id": request_id, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "api": {"id": api.api_id, "name": api.logical_id, "type": api.kind,
                     "stage": api.stage},
-            "request": {"method": request.method, "path": path, "route": None},
+            "request": {"method": method, "path": path, "route": None},
             "authorizer": None, "policy": None, "integration": None,
         }
 
@@ -328,33 +341,34 @@ class Gateway:
             trace["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
             return Outcome(status, body, headers, trace)
 
-        header_bytes = sum(len(k) + len(v) + 4 for k, v in request.headers.items())
+        headers = wsgi_headers(environ)
+        header_bytes = sum(len(k) + len(v) + 4 for k, v in headers)
         if header_bytes > MAX_HEADER_BYTES:
             return finish(*self._error(api, "HEADERS_TOO_LARGE", request_id),
                           f"The headers are {header_bytes} bytes; API Gateway takes "
                           f"{MAX_HEADER_BYTES}.")
-        if (request.content_length or 0) > MAX_BODY_BYTES:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_BYTES:
             return finish(*self._error(api, "REQUEST_TOO_LARGE", request_id),
                           "The body is over API Gateway's 10 MB limit.")
-        body = request.get_data(cache=False) if request.content_length else b""
-        if len(body) > MAX_BODY_BYTES:
-            return finish(*self._error(api, "REQUEST_TOO_LARGE", request_id),
-                          "The body is over API Gateway's 10 MB limit.")
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        raw_query = environ.get("QUERY_STRING", "")
         incoming = events.IncomingRequest(
-            request_id, request.method, path, list(request.headers.items()),
-            list(request.args.items(multi=True)),
-            request.query_string.decode("latin-1"), body, request.remote_addr or "127.0.0.1",
-            int(time.time() * 1000))
+            request_id, method, path, headers,
+            parse_qsl(raw_query, keep_blank_values=True) if raw_query else [], raw_query, body,
+            environ.get("REMOTE_ADDR") or "127.0.0.1", int(time.time() * 1000))
 
-        route = next((r for r in api.routes if r.method == request.method and r.path == path),
-                     None)
+        route = self._routes[api.api_id].get((method, path))
         if route is None:
             if api.kind == "REST":
                 return finish(*self._error(api, "MISSING_AUTHENTICATION_TOKEN", request_id),
-                              f"No {request.method} {path} route: REST APIs answer "
+                              f"No {method} {path} route: REST APIs answer "
                               "'Missing Authentication Token' for unknown routes.")
             return finish(*self._error(api, "NOT_FOUND", request_id),
-                          f"No {request.method} {path} route.")
+                          f"No {method} {path} route.")
         trace["request"]["route"] = route.key
 
         authorizer_context: dict[str, Any] | None = None
@@ -425,6 +439,7 @@ class Gateway:
         block["arn"] = arn
         key = (api.api_id, authorizer.name, tuple(identity))
         cached = self.cache.get(key) if authorizer.ttl > 0 else None
+        entry = cached
         if cached is not None:
             block["cache"] = "hit"
             response = cached.response
@@ -451,7 +466,7 @@ class Gateway:
             response = invocation.result
             block["result"] = response
             if authorizer.ttl > 0:
-                self.cache.put(key, response, authorizer.ttl)
+                entry = self.cache.put(key, response, authorizer.ttl)
 
         decision = block.get("decision") or {}
         if authorizer.simple_responses:
@@ -466,7 +481,11 @@ class Gateway:
                     "The authorizer's simple response said isAuthorized: false, which HTTP "
                     "APIs answer with 403 (a simple response cannot ask for 401).")
 
-        result = evaluate(response["policyDocument"], arn)
+        result = entry.evaluations.get(arn) if entry is not None else None
+        if result is None:
+            result = evaluate(response["policyDocument"], arn)
+            if entry is not None:
+                entry.evaluations[arn] = result
         trace["policy"] = {"arn": arn, "effect": result.effect, "resource": result.resource}
         context = response.get("context") or {}
         if block["cache"] == "hit":
@@ -480,8 +499,13 @@ class Gateway:
         if result.effect == "Allow":
             block["outcome"] = "allow"
             if api.kind == "REST":
-                rest_context = {k: str(v).lower() if isinstance(v, bool) else str(v)
-                                for k, v in context.items()}
+                rest_context = entry.rest_context if entry is not None else None
+                if rest_context is None:
+                    # REST hands context values to integrations as strings.
+                    rest_context = {k: str(v).lower() if isinstance(v, bool) else str(v)
+                                    for k, v in context.items()}
+                    if entry is not None:
+                        entry.rest_context = rest_context
                 return {**rest_context, "principalId": response["principalId"],
                         "integrationLatency": int(block.get("duration_ms", 0))}
             if authorizer.payload_version == "2.0":
@@ -589,6 +613,23 @@ class Gateway:
         block["status"] = status
         id_header = ("x-amzn-RequestId" if api.kind == "REST" else "apigw-requestid", rid)
         return status, body, [*headers, id_header], f"The function answered {status}."
+
+
+def wsgi_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return the request headers of a WSGI environ as (Name, value) pairs."""
+    headers = [(key[5:].replace("_", "-").title(), value) for key, value in environ.items()
+               if key.startswith("HTTP_")]
+    for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
+        if environ.get(key):
+            headers.append((name, environ[key]))
+    return headers
+
+
+def _status_line(code: int) -> str:
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return str(code)
 
 
 def map_proxy_response(result: Any, kind: str) -> tuple[int, list[tuple[str, str]], bytes] | None:

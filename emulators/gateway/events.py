@@ -33,8 +33,14 @@ class IncomingRequest:
 
     def header(self, name: str) -> str | None:
         """Return a header's value (case-insensitive); repeated headers are comma-joined."""
-        values = [v for k, v in self.headers if k.lower() == name.lower()]
-        return ", ".join(values) if values else None
+        lookup = self.__dict__.get("_by_name")
+        if lookup is None:
+            lookup = {}
+            for key, value in self.headers:
+                lower = key.lower()
+                lookup[lower] = f"{lookup[lower]}, {value}" if lower in lookup else value
+            self.__dict__["_by_name"] = lookup
+        return lookup.get(name.lower())
 
     def query_value(self, name: str) -> str | None:
         values = [v for k, v in self.query if k == name]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import random
 import sys
 import threading
 import time
@@ -23,17 +24,22 @@ from .template import Function
 from .template import TemplateError
 
 
+def request_id() -> str:
+    """Return a random, UUID-shaped request id (not a secret: no need for os.urandom)."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
 class LambdaContext:
     """The `context` argument of a Python Lambda handler."""
 
-    def __init__(self, function: Function) -> None:
+    def __init__(self, function: Function, log_stream_name: str) -> None:
         self.function_name = f"authorizer-lab-{function.logical_id}"
         self.function_version = "$LATEST"
         self.invoked_function_arn = function.arn
         self.memory_limit_in_mb = function.memory
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = request_id()
         self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        self.log_stream_name = log_stream_name
         self._deadline = time.monotonic() + function.timeout
 
     def get_remaining_time_in_millis(self) -> int:
@@ -62,6 +68,7 @@ class LambdaRuntime:
     def __init__(self, functions: dict[str, Function], local_env: dict[str, str]) -> None:
         self.functions = functions
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._log_streams: dict[str, str] = {}
         self._lock = threading.Lock()
         self._saved_env: dict[str, str | None] = {}
         merged: dict[str, str] = {}
@@ -104,11 +111,16 @@ class LambdaRuntime:
                 if handler is None:
                     handler = self._load(function)
                     self._handlers[function.logical_id] = handler
+                    # One log stream per container, as on Lambda.
+                    self._log_streams[function.logical_id] = time.strftime(
+                        "%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
                     invocation.cold_start = True
-        payload = json.loads(json.dumps(event))
+        # The events are built fresh for each call from JSON types only, so they need no
+        # round trip; what a function returns does, as Lambda serializes it.
         started = time.perf_counter()
         try:
-            result = handler(payload, LambdaContext(function))
+            result = handler(event, LambdaContext(function,
+                                                    self._log_streams[function.logical_id]))
         except Exception as exc:  # the function's failure is data here, as on Lambda
             invocation.error_type = type(exc).__name__
             invocation.error_message = str(exc)
