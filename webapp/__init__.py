@@ -7,6 +7,7 @@ environment, then the test configuration; blueprints are registered here.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
+from markupsafe import Markup
+from markupsafe import escape
 
 from .config import settings_from_env
 from .sessions import ServerSideSessionInterface
@@ -68,12 +71,25 @@ def create_app(test_config: Mapping[str, Any] | None = None,
     )
 
     from . import auth
+    from . import lab
     from . import pages
+    from . import ping
+    from .api_client import ApiDirectory
 
+    app.extensions["api_directory"] = ApiDirectory(app.config)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(ping.bp)
+    app.register_blueprint(lab.bp)
     _register_error_pages(app)
     _register_security_headers(app)
+
+    @app.template_filter("codespans")
+    def codespans(text: str | None) -> Markup:
+        """Show `this` as code: the text is escaped first, so only our tags are markup."""
+        escaped = str(escape(text or ""))
+        return Markup(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped))  # noqa: S704
+
     return app
 
 

@@ -39,6 +39,39 @@ def current_user() -> dict[str, Any] | None:
     return session.get("user")
 
 
+def fresh_tokens() -> dict[str, Any] | None:
+    """Return the session's tokens, refreshing an expired access token when possible.
+
+    A refresh token the identity provider rejects ends the session (WEB-10).
+    """
+    tokens = session.get("tokens")
+    if not tokens:
+        return None
+    if tokens.get("expires_at", 0) > time.time() + 10 or not tokens.get("refresh_token"):
+        return tokens
+    client = idp_client()
+    try:
+        endpoint = client.load_server_metadata()["token_endpoint"]
+        response = requests.post(endpoint, timeout=current_app.config["HTTP_TIMEOUT"], data={
+            "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            auth=(current_app.config["AUTH0_CLIENT_ID"],
+                  current_app.config["AUTH0_CLIENT_SECRET"]))
+    except (requests.RequestException, KeyError, ValueError):
+        return tokens  # keep what we have; the API will say the token expired
+    if response.status_code != 200:
+        log.info("refresh token rejected: session ended")
+        session.clear()
+        return None
+    fresh = response.json()
+    tokens = {**tokens, "access_token": fresh.get("access_token"),
+              "refresh_token": fresh.get("refresh_token") or tokens.get("refresh_token"),
+              "expires_at": int(time.time()) + int(fresh.get("expires_in") or 0)}
+    if fresh.get("id_token"):
+        tokens["id_token"] = fresh["id_token"]
+    session["tokens"] = tokens
+    return tokens
+
+
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Send a logged-out visitor to the login, then back to this page."""
 

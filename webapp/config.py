@@ -48,6 +48,12 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         "API_BASE_URL": (env.get("API_BASE_URL") or LOCAL_GATEWAY_URL).rstrip("/"),
         "AUTH0_SCOPE": env.get("AUTH0_SCOPE") or DEFAULT_SCOPE,
     }
+    # The four API URLs of a deployed stack (`sam deploy` outputs); locally the gateway's
+    # catalogue provides them.
+    for name in ("API_URL_REST_TOKEN", "API_URL_REST_REQUEST", "API_URL_HTTP_LAMBDA",
+                 "API_URL_HTTP_JWT"):
+        if env.get(name):
+            settings[name] = env[name].rstrip("/")
     if domain:
         missing = [name for name in AUTH0_SETTINGS if not env.get(name)]
         if missing:

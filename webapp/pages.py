@@ -22,7 +22,8 @@ def home() -> str:
     """Show who is logged in, or offer to log in."""
     return render_template("home.html", user=current_user(),
                            mode=current_app.config["LAB_MODE"],
-                           issuer=current_app.config["AUTH0_ISSUER"])
+                           issuer=current_app.config["AUTH0_ISSUER"],
+                           last_call=session.get("last_call"))
 
 
 @bp.get("/profile")

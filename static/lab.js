@@ -1,0 +1,93 @@
+// Authorizer Lab: a little vanilla JS. Every page works without it; with it, calls render in
+// place, times show in local time, and tokens can be copied once the person asks.
+"use strict";
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+function localTimes(root) {
+  for (const element of root.querySelectorAll("time[data-local]")) {
+    const when = new Date(element.dateTime);
+    if (!Number.isNaN(when.getTime())) element.textContent = when.toLocaleString();
+  }
+}
+
+async function revealToken(which) {
+  const body = new FormData();
+  body.set("which", which);
+  const response = await fetch("/tokens/reveal", {
+    method: "POST", body, credentials: "same-origin",
+    headers: { "X-CSRFToken": csrfToken(), "X-Requested-With": "fetch" },
+  });
+  if (!response.ok) throw new Error(`reveal answered ${response.status}`);
+  return (await response.json()).token;
+}
+
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false; // no clipboard permission: the text stays selectable on the page
+  }
+}
+
+async function onCopyCurl(button) {
+  const curl = document.getElementById("curl");
+  const status = button.parentElement.querySelector(".copy-status");
+  let text = curl.textContent;
+  if (button.dataset.withToken) {
+    const token = await revealToken(button.dataset.withToken);
+    text = text.replace("$ACCESS_TOKEN", token);
+  }
+  const copied = await copyText(text);
+  if (status) {
+    status.textContent = copied ? "Copied." : "Copy blocked by the browser: select the command above.";
+  }
+}
+
+async function onRevealSubmit(form, event) {
+  event.preventDefault();
+  const which = form.querySelector('input[name="which"]').value;
+  const area = form.parentElement.querySelector(".raw-token");
+  area.value = await revealToken(which);
+  area.hidden = false;
+  area.focus();
+  area.select();
+}
+
+async function onPingSubmit(form, event) {
+  event.preventDefault();
+  const data = new FormData(form);
+  if (event.submitter && event.submitter.name) data.set(event.submitter.name, event.submitter.value);
+  const result = document.getElementById("result");
+  result.setAttribute("aria-busy", "true");
+  try {
+    // getAttribute: `form.action` is shadowed by the buttons named "action".
+    const response = await fetch(form.getAttribute("action"), {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), "X-Requested-With": "fetch" },
+    });
+    result.innerHTML = await response.text();
+    localTimes(result);
+  } catch (error) {
+    result.textContent = `The web app did not answer: ${error.message}`;
+  } finally {
+    result.removeAttribute("aria-busy");
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  localTimes(document);
+  const ping = document.getElementById("ping-form");
+  if (ping) ping.addEventListener("submit", (event) => onPingSubmit(ping, event));
+  for (const form of document.querySelectorAll(".reveal-form")) {
+    form.addEventListener("submit", (event) => onRevealSubmit(form, event));
+  }
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-copy-curl]");
+    if (button) onCopyCurl(button);
+  });
+});

@@ -1,0 +1,63 @@
+"""The token inspector: the ID token and the access token side by side, explained.
+
+Raw tokens stay out of the page until the person asks to see their own (a CSRF-protected
+POST); even then they are sent only to them, never logged or put in a URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+from flask import render_template
+from flask import request
+
+from .auth import fresh_tokens
+from .auth import login_required
+from .tokens import compare
+from .tokens import inspect
+from .tokens import tampered
+
+bp = Blueprint("lab", __name__)
+
+REVEALABLE = ("access", "id", "tampered")
+
+
+def _views(tokens: dict[str, Any]) -> tuple[Any, Any]:
+    config = current_app.config
+    id_view = inspect(tokens.get("id_token"), "ID token", config["AUTH0_AUDIENCE"],
+                      config["AUTH0_ISSUER"], config["AUTH0_CLIENT_ID"])
+    access_view = inspect(tokens.get("access_token"), "Access token", config["AUTH0_AUDIENCE"],
+                          config["AUTH0_ISSUER"], config["AUTH0_CLIENT_ID"])
+    if id_view.kind == access_view.kind == "JWT":
+        compare(id_view, access_view)
+    return id_view, access_view
+
+
+@bp.get("/tokens")
+@login_required
+def tokens() -> str:
+    """Show both tokens decoded, with what each is for and what is wrong with them."""
+    id_view, access_view = _views(fresh_tokens() or {})
+    return render_template("tokens.html", id_view=id_view, access_view=access_view,
+                           revealed=None)
+
+
+@bp.post("/tokens/reveal")
+@login_required
+def reveal() -> Any:
+    """Give the person one of their own raw tokens, because they asked."""
+    which = request.form.get("which", "")
+    if which not in REVEALABLE:
+        return jsonify(error=f"which must be one of {', '.join(REVEALABLE)}"), 400
+    stored = fresh_tokens() or {}
+    raw = stored.get("id_token" if which == "id" else "access_token")
+    if raw and which == "tampered":
+        raw = tampered(raw)
+    if request.headers.get("X-Requested-With") == "fetch":
+        return jsonify(token=raw)
+    id_view, access_view = _views(stored)
+    return render_template("tokens.html", id_view=id_view, access_view=access_view,
+                           revealed={"which": which, "token": raw})
