@@ -151,6 +151,7 @@ class Authorizer:
         self.cache = DecisionCache(settings.decision_cache_size)
         self._arns: dict[str, MethodArn] = {}
         self._policies: dict[tuple[str, frozenset[str]], list[dict[str, Any]]] = {}
+        self._denials: dict[frozenset[str], dict[str, str]] = {}
 
     def _parse_arn(self, arn: Any) -> MethodArn:
         if not isinstance(arn, str):
@@ -236,10 +237,26 @@ class Authorizer:
                                 request.kind, route, cache, duration_us, token_fingerprint,
                                 kid, iss, sub, client, token_kind, expires_in)
 
+    def _denied(self, granted: frozenset[str]) -> dict[str, str]:
+        """Map each route this permission set may not call to the permission it needs."""
+        denied = self._denials.get(granted)
+        if denied is None:
+            _, routes = granted_routes(self.settings.routes, granted)
+            denied = {f"{r.method} {r.path}": r.permission or "" for r in routes}
+            if len(self._denials) >= _MEMO_SIZE:
+                self._denials.clear()
+            self._denials[granted] = denied
+        return denied
+
     def context(self, decision: Decision, native: bool) -> dict[str, Any]:
-        """Return the context handed to the backend (REST allows strings, numbers, booleans)."""
+        """Return the context handed to the backend (REST allows strings, numbers, booleans).
+
+        `denied` names the routes the policy denies and what each needs: a cached policy's
+        Deny on another route can then be explained.
+        """
         token = decision.token
         assert token is not None
+        denied = self._denied(token.granted)
         claims = token.claims
         scope = claims.get("scope") if isinstance(claims.get("scope"), str) else ""
         permissions = [p for p in claims.get("permissions") or () if isinstance(p, str)]
@@ -251,6 +268,8 @@ class Authorizer:
             "permissions": permissions if native else " ".join(permissions),
             "expiresAt": int(claims["exp"]),
             "reason": decision.reason,
+            "denied": denied if native else "; ".join(
+                f"{route} needs {permission}" for route, permission in denied.items()),
         }
 
     def _cache_until(self, decision: Decision) -> float:

@@ -79,6 +79,7 @@ class Explanation:
     headline: str
     steps: list[str] = field(default_factory=list)
     reason_code: str | None = None
+    detail: str | None = None
     authorizer_invoked: bool | None = None
     cache: str | None = None
     policy: dict[str, Any] | None = None
@@ -139,8 +140,14 @@ def _from_trace(result: CallResult, status: int, meaning: str) -> Explanation:
             hops.append("authorizer")
         decision = authorizer.get("decision") or {}
         code = authorizer.get("reason") or decision.get("reason")
-        explanation.reason_code = code
         detail = decision.get("detail") or authorizer.get("detail")
+        needed = _needed_permission(authorizer.get("context"), route)
+        if code == "explicit_deny" and needed:
+            # A cached policy written for another route: it denied this one up front.
+            code = "insufficient_permission"
+            detail = f"{route} needs `{needed}`; the policy cached for this token denies it"
+        explanation.reason_code = code
+        explanation.detail = detail
         outcome = authorizer.get("outcome")
         verdict = {"allow": "allowed the call", "deny": "denied the call",
                    "unauthorized": "refused the token", "error": "failed"}.get(
@@ -166,14 +173,26 @@ def _from_trace(result: CallResult, status: int, meaning: str) -> Explanation:
         steps.append(f"The function {integration.get('function')} answered "
                      f"{integration.get('status', status)} ({start}).")
     if explanation.reason_code and status >= 400:
-        detail = ((authorizer or {}).get("decision") or {}).get("detail") or (
-            authorizer or {}).get("detail")
+        detail = explanation.detail
         explanation.headline = f"{status}: {reason_words(explanation.reason_code, detail)}."
     else:
         explanation.headline = f"{status}: {meaning}."
     if not policy_seen(trace) and status >= 400:
         steps.append(trace.get("summary", ""))
     return explanation
+
+
+def _needed_permission(context: Any, route: str) -> str | None:
+    """Find what a route needs in the authorizer context's `denied` (string or mapping)."""
+    denied = (context or {}).get("denied") if isinstance(context, dict) else None
+    if isinstance(denied, dict):
+        return denied.get(route) or None
+    if isinstance(denied, str):
+        for part in denied.split("; "):
+            name, _, permission = part.partition(" needs ")
+            if name == route and permission:
+                return permission
+    return None
 
 
 def policy_seen(trace: dict[str, Any]) -> bool:

@@ -481,6 +481,8 @@ class Gateway:
                     "The authorizer's simple response said isAuthorized: false, which HTTP "
                     "APIs answer with 403 (a simple response cannot ask for 401).")
 
+        if response.get("context"):
+            block["context"] = response["context"]
         result = entry.evaluations.get(arn) if entry is not None else None
         if result is None:
             result = evaluate(response["policyDocument"], arn)
