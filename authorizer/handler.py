@@ -276,17 +276,26 @@ class Authorizer:
         assert decision.token is not None
         return min(decision.token.exp, self.clock() + self.settings.decision_cache_ttl)
 
-    def policy_response(self, event: Any) -> dict[str, Any]:
-        """Answer a REST TOKEN/REQUEST or HTTP policy-mode event, or raise Unauthorized."""
-        request = read_event(event)
-        cached = self.cache.get(request, self.clock())
-        if cached is not None:
-            if has_listeners() or enabled(logging.DEBUG):
-                self._log(request, cached[1], time.perf_counter_ns(), "hit", logging.DEBUG)
-            return cached[0]
+    def _cached(self, key: Any, request: Request) -> Any:
+        """Return a cached (response, decision) for `key`, telling the log of the hit."""
+        cached = self.cache.get(key, self.clock())
+        if cached is not None and (has_listeners() or enabled(logging.DEBUG)):
+            self._log(request, cached[1], time.perf_counter_ns(), "hit", logging.DEBUG)
+        return cached
+
+    def _decide_and_log(self, request: Request) -> Decision:
         started = time.perf_counter_ns()
         decision = self.decide(request)
         self._log(request, decision, started, "miss")
+        return decision
+
+    def policy_response(self, event: Any) -> dict[str, Any]:
+        """Answer a REST TOKEN/REQUEST or HTTP policy-mode event, or raise Unauthorized."""
+        request = read_event(event)
+        cached = self._cached(request, request)
+        if cached is not None:
+            return cached[0]
+        decision = self._decide_and_log(request)
         if decision.outcome == "unauthorized":
             raise Exception(UNAUTHORIZED)
         assert decision.token is not None and decision.arn is not None
@@ -310,14 +319,10 @@ class Authorizer:
         """Answer an HTTP API payload 2.0 event with a simple response."""
         request = read_event(event)
         key = (request.credential, request.arn, "simple")
-        cached = self.cache.get(key, self.clock())
+        cached = self._cached(key, request)
         if cached is not None:
-            if has_listeners() or enabled(logging.DEBUG):
-                self._log(request, cached[1], time.perf_counter_ns(), "hit", logging.DEBUG)
             return cached[0]
-        started = time.perf_counter_ns()
-        decision = self.decide(request)
-        self._log(request, decision, started, "miss")
+        decision = self._decide_and_log(request)
         if decision.token is None:
             return {"isAuthorized": False, "context": {"reason": decision.reason}}
         response = {"isAuthorized": decision.outcome == "allow",

@@ -95,7 +95,9 @@ class ApiDirectory:
         self._fetched = 0.0
 
     def _load_catalogue(self) -> dict[str, Any] | None:
-        if self._catalogue is not None and time.monotonic() - self._fetched < CATALOGUE_TTL:
+        # A catalogue is kept 30 s; a failure only 2 s, so a gateway started late is found.
+        ttl = CATALOGUE_TTL if self._catalogue is not None else 2.0
+        if self._fetched and time.monotonic() - self._fetched < ttl:
             return self._catalogue
         try:
             response = requests.get(self.config["API_BASE_URL"] + "/",

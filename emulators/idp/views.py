@@ -217,21 +217,28 @@ def _logged_out(return_to: str | None) -> Any:
     return render_template("idp/logged_out.html")
 
 
+def _refuse_logout_url(client_id: str | None, url: str, no_client: str) -> Any:
+    """Return an error page unless `url` is an allowed logout URL of the client."""
+    app = _idp().tenant.applications.get(client_id or "")
+    if app is None:
+        return _error_page("Logout URL not allowed", no_client)
+    if url not in app.allowed_logout_urls:
+        return _error_page("Logout URL not allowed",
+                           f"{url!r} is not in the Allowed Logout URLs of application "
+                           f"{app.name!r}.")
+    return None
+
+
 @bp.get("/v2/logout")
 def logout_v2() -> Any:
     """End the session here; `returnTo` must be on the application's allowed logout URLs."""
-    idp = _idp()
     return_to = request.args.get("returnTo")
     client_id = request.args.get("client_id")
     if return_to:
-        app = idp.tenant.applications.get(client_id or "")
-        if app is None:
-            return _error_page("Logout URL not allowed",
-                               "returnTo needs a client_id whose Allowed Logout URLs list it.")
-        if return_to not in app.allowed_logout_urls:
-            return _error_page(
-                "Logout URL not allowed",
-                f"{return_to!r} is not in the Allowed Logout URLs of application {app.name!r}.")
+        refusal = _refuse_logout_url(client_id, return_to, "returnTo needs a client_id whose "
+                                                          "Allowed Logout URLs list it.")
+        if refusal:
+            return refusal
     return _logged_out(return_to)
 
 
@@ -252,15 +259,10 @@ def logout_oidc() -> Any:
                                "client_id does not match the audience of id_token_hint.")
         client_id = claims.get("aud")
     if redirect_uri:
-        app = idp.tenant.applications.get(client_id or "")
-        if app is None:
-            return _error_page("Invalid logout request",
-                               "post_logout_redirect_uri needs id_token_hint or client_id.")
-        if redirect_uri not in app.allowed_logout_urls:
-            return _error_page(
-                "Logout URL not allowed",
-                f"{redirect_uri!r} is not in the Allowed Logout URLs of application "
-                f"{app.name!r}.")
+        refusal = _refuse_logout_url(client_id, redirect_uri, "post_logout_redirect_uri needs "
+                                                              "id_token_hint or client_id.")
+        if refusal:
+            return refusal
         state = request.args.get("state")
         if state:
             separator = "&" if "?" in redirect_uri else "?"
