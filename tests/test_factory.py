@@ -47,3 +47,20 @@ def test_local_defaults_match_the_idp_tenant_file() -> None:
     assert "http://localhost:3000/callback" in webapp_client["callbacks"]
     assert "http://localhost:3000/" in webapp_client["allowed_logout_urls"]
     assert config.DEFAULT_AUDIENCE in [api["identifier"] for api in tenant["apis"]]
+
+
+def test_local_m2m_clients_match_the_idp_tenant_file() -> None:
+    tenant = {a["client_id"]: a for a in load_tenant_data()["applications"]}
+
+    for client_id, secret in config.LOCAL_M2M_CLIENTS.values():
+        assert tenant[client_id]["client_secret"] == secret
+        assert tenant[client_id]["grant_types"] == ["client_credentials"]
+
+
+def test_auth0_m2m_clients_come_from_settings() -> None:
+    app = create_app(environ={
+        "AUTH0_DOMAIN": "t.auth0.com", "AUTH0_CLIENT_ID": "a", "AUTH0_CLIENT_SECRET": "b",
+        "AUTH0_AUDIENCE": "https://api", "M2M_READER_CLIENT_ID": "r",
+        "M2M_READER_CLIENT_SECRET": "s"})
+
+    assert app.config["M2M_CLIENTS"] == {"m2m-reader": ("r", "s")}

@@ -105,3 +105,25 @@ def test_deployed_api_urls_are_used_without_a_trace() -> None:
 
     assert list(targets) == ["http-jwt"]
     assert targets["http-jwt"].trace_url is None
+
+
+@pytest.mark.parametrize(("token", "api", "action", "status", "owner"), [
+    ("m2m-reader", "rest-token", "list-notes", 200, "lab-m2m-reader@clients"),
+    ("m2m-reader", "rest-token", "add-note", 403, None),
+    ("m2m-reader", "http-jwt", "add-note", 403, None),
+    ("m2m-writer", "http-jwt", "add-note", 201, "lab-m2m-writer@clients"),
+    ("m2m-writer", "http-lambda", "admin", 403, None),
+])
+def test_m2m_client_tokens_get_what_their_scopes_allow(lab: Any, token: str, api: str,
+                                                       action: str, status: int,
+                                                       owner: str | None) -> None:
+    browser = requests.Session()  # logged out: machine tokens need no person
+    response = browser.post(f"{lab.web_url}/ping/call", timeout=10, data={
+        **page_form(browser, lab), "api": api, "action": action, "token": token,
+        "text": "from a machine"}, headers={"X-Requested-With": "fetch"})
+
+    assert f'data-status="{status}"' in response.text
+    if owner:
+        assert owner in response.text
+    assert "client_credentials" in response.text  # how to get the token yourself
+    assert "-secret-for-local-use-only" not in response.text

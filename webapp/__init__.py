@@ -75,8 +75,13 @@ def create_app(test_config: Mapping[str, Any] | None = None,
     from . import pages
     from . import ping
     from .api_client import ApiDirectory
+    from .m2m import M2MClient
+    from .m2m import M2MTokens
 
     app.extensions["api_directory"] = ApiDirectory(app.config)
+    app.extensions["m2m"] = M2MTokens(app.config, [
+        M2MClient(key, f"{client_id} (client credentials)", client_id, secret)
+        for key, (client_id, secret) in app.config["M2M_CLIENTS"].items()])
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(ping.bp)

@@ -14,6 +14,11 @@ LOCAL_IDP_URL = "http://127.0.0.1:3001"
 LOCAL_CLIENT_ID = "lab-webapp"
 LOCAL_CLIENT_SECRET = "lab-webapp-secret-for-local-use-only"
 LOCAL_GATEWAY_URL = "http://127.0.0.1:3002"
+# The tenant's two demo machine-to-machine clients.
+LOCAL_M2M_CLIENTS = {
+    "m2m-reader": ("lab-m2m-reader", "lab-m2m-reader-secret-for-local-use-only"),
+    "m2m-writer": ("lab-m2m-writer", "lab-m2m-writer-secret-for-local-use-only"),
+}
 DEFAULT_AUDIENCE = "https://api.authorizer-lab.local"
 
 # Ask for every API permission: with RBAC the IdP grants only those the user's roles hold.
@@ -61,6 +66,10 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
                 f"AUTH0_DOMAIN is set to {domain!r}, so the app talks to that Auth0 tenant, "
                 f"but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set. "
                 "Set them in .env (see .env.example) or unset AUTH0_DOMAIN for local mode.")
+        settings["M2M_CLIENTS"] = {
+            key: (env[f"{prefix}_CLIENT_ID"], env[f"{prefix}_CLIENT_SECRET"])
+            for key, prefix in (("m2m-reader", "M2M_READER"), ("m2m-writer", "M2M_WRITER"))
+            if env.get(f"{prefix}_CLIENT_ID") and env.get(f"{prefix}_CLIENT_SECRET")}
         settings.update(
             LAB_MODE="auth0",
             AUTH0_ISSUER=f"https://{domain}/",
@@ -70,6 +79,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         )
     else:
         idp_url = (env.get("LOCAL_IDP_URL") or LOCAL_IDP_URL).rstrip("/")
+        settings["M2M_CLIENTS"] = dict(LOCAL_M2M_CLIENTS)
         settings.update(
             LAB_MODE="local",
             AUTH0_ISSUER=idp_url + "/",

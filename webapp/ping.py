@@ -7,6 +7,7 @@ still works: the result comes back as a whole page.
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from flask import Blueprint
@@ -18,6 +19,7 @@ from flask import session
 from . import api_client
 from .auth import current_user
 from .auth import fresh_tokens
+from .auth import idp_client
 from .explain import explain
 from .tokens import tampered
 
@@ -27,8 +29,11 @@ TOKEN_KINDS = {
     "access": "My access token",
     "id": "My ID token (the classic mistake)",
     "tampered": "My access token with one signature character changed",
+    "m2m-reader": "M2M token of the notes reader (read:notes)",
+    "m2m-writer": "M2M token of the notes writer (read:notes write:notes)",
     "none": "No token",
 }
+USER_TOKEN_KINDS = ("access", "id", "tampered")
 MAX_NOTE_CHARS = 500
 
 
@@ -38,9 +43,18 @@ def directory() -> api_client.ApiDirectory:
 
 
 def chosen_token(kind: str) -> str | None:
-    """Return the token of the chosen kind from the server-side session, or None."""
+    """Return the token of the chosen kind (the session's, or an M2M client's), or None.
+
+    :raise RuntimeError: an M2M token could not be had from the identity provider.
+    """
     if kind == "none":
         return None
+    if kind.startswith("m2m-"):
+        m2m = current_app.extensions["m2m"]
+        if kind not in m2m.clients:
+            return None
+        endpoint = idp_client().load_server_metadata()["token_endpoint"]
+        return m2m.token(kind, endpoint)
     tokens = fresh_tokens()
     if tokens is None:
         return None
@@ -51,18 +65,24 @@ def chosen_token(kind: str) -> str | None:
 
 
 def _page(result: Any = None, explanation: Any = None, status: int = 200,
-          problem: str | None = None) -> tuple[str, int]:
+          problem: str | None = None, token_curl: str | None = None) -> tuple[str, int]:
     targets = directory().targets()
     logged_in = current_user() is not None
     selected_api = session.get("ping_api") or "rest-token"
     selected_token = session.get("ping_token") or ("access" if logged_in else "none")
-    if not logged_in:
+    if not logged_in and selected_token in USER_TOKEN_KINDS:
         selected_token = "none"
+    m2m_clients = current_app.extensions["m2m"].clients
+    available = {kind for kind in TOKEN_KINDS
+                 if kind == "none" or (kind in USER_TOKEN_KINDS and logged_in)
+                 or kind in m2m_clients}
     return render_template(
         "ping.html", styles=api_client.STYLES, targets=targets, actions=api_client.ACTIONS,
-        token_kinds=TOKEN_KINDS, logged_in=logged_in, selected_api=selected_api,
+        token_kinds=TOKEN_KINDS, available=available, logged_in=logged_in,
+        selected_api=selected_api,
         selected_token=selected_token, result=result, explanation=explanation,
         problem=problem, local=current_app.config["LAB_MODE"] == "local",
+        token_curl=token_curl,
         api_base=current_app.config["API_BASE_URL"],
         note_text=request.form.get("text", "") if request.method == "POST" else "",
     ), status
@@ -101,11 +121,16 @@ def call() -> Any:
                       f"{api_client.STYLE_BY_KEY[api_key].setting} is not set.", 503)
     if len(text) > MAX_NOTE_CHARS:
         return refuse(f"A note has at most {MAX_NOTE_CHARS} characters.")
-    if token_kind != "none" and current_user() is None:
-        return refuse("Log in first to send a token; logged out, choose “No token”.", 401)
-    token = chosen_token(token_kind)
+    if token_kind in USER_TOKEN_KINDS and current_user() is None:
+        return refuse("Log in first to send your token; logged out, choose “No token” or an "
+                      "M2M token.", 401)
+    try:
+        token = chosen_token(token_kind)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        return refuse(f"No M2M token: {exc}.", 502)
     if token_kind != "none" and token is None:
-        return refuse("Your session has no such token (log in again).", 401)
+        return refuse("There is no such token here (log in again, or configure the M2M "
+                      "client).", 401)
 
     session["ping_api"] = api_key
     session["ping_token"] = token_kind
@@ -118,5 +143,17 @@ def call() -> Any:
                             "cache": explanation.cache}
     if fragment:
         return render_template("_call_result.html", result=result, explanation=explanation,
-                               logged_in=current_user() is not None)
-    return _page(result, explanation)
+                               logged_in=current_user() is not None,
+                               token_curl=m2m_token_curl(token_kind))
+    return _page(result, explanation, token_curl=m2m_token_curl(token_kind))
+
+
+def m2m_token_curl(kind: str) -> str | None:
+    """Return how to get the M2M token of a call yourself, with the secret as a variable."""
+    client = current_app.extensions["m2m"].clients.get(kind)
+    if client is None:
+        return None
+    endpoint = current_app.config["AUTH0_ISSUER"] + "oauth/token"
+    return " ".join(["curl", "-s", shlex.quote(endpoint), "-d", "grant_type=client_credentials",
+                     "-d", shlex.quote(f"audience={current_app.config['AUTH0_AUDIENCE']}"),
+                     "-u", f'"{client.client_id}:$CLIENT_SECRET"'])
