@@ -22,11 +22,8 @@ import statistics
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +34,11 @@ from cryptography.hazmat.primitives.hashes import SHA256
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# The tests' JWKS server and signer: the bench measures against the same real parts.
+from tests.authorizer.conftest import JwksServer  # noqa: E402
+from tests.authorizer.conftest import Minter  # noqa: E402
+from tests.authorizer.conftest import public_jwk as jwk  # noqa: E402
+
 ISSUER = "https://bench.example.auth0.com/"
 AUDIENCE = "https://api.authorizer-lab.local"
 ROUTES = {"GET /private": "", "GET /admin": "read:admin", "GET /notes": "read:notes",
@@ -44,21 +46,9 @@ ROUTES = {"GET /private": "", "GET /admin": "read:admin", "GET /notes": "read:no
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/dev/GET/notes"
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, str]:
-    numbers = key.public_key().public_numbers()
-    return {"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
-            "n": b64url(numbers.n.to_bytes(256, "big")), "e": b64url(b"\x01\x00\x01")}
-
-
-def sign(key: rsa.RSAPrivateKey, kid: str, claims: dict[str, Any]) -> str:
-    head = b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": kid}).encode())
-    body = b64url(json.dumps(claims).encode())
-    signature = key.sign(f"{head}.{body}".encode(), PKCS1v15(), SHA256())
-    return f"{head}.{body}.{b64url(signature)}"
+def sign(minter: Minter, kid: str, claims: dict[str, Any], key: str | None = None) -> str:
+    """Sign claims as RS256 under `kid` (with the key of another name, for forgeries)."""
+    return minter.raw({"alg": "RS256", "typ": "JWT", "kid": kid}, claims, key=key or kid)
 
 
 def user_claims(i: int) -> dict[str, Any]:
@@ -67,34 +57,6 @@ def user_claims(i: int) -> dict[str, Any]:
             "iat": now, "exp": now + 86400, "azp": "lab-webapp",
             "scope": "openid profile email offline_access read:messages read:notes",
             "permissions": ["read:messages", "read:notes", "write:notes"]}
-
-
-class JwksServer:
-    """A loopback JWKS endpoint that counts fetches (TCP_NODELAY on, as performance.md says)."""
-
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.document = document
-        self.fetches = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True
-
-            def do_GET(self) -> None:
-                outer.fetches += 1
-                body = json.dumps(outer.document).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/.well-known/jwks.json"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def round_robin(cases: list[tuple[str, Callable[[int], None], int]], rounds: int,
@@ -133,14 +95,16 @@ def main() -> int:
 
     keys = {kid: rsa.generate_private_key(public_exponent=65537, key_size=2048)
             for kid in ("k1", "k2", "attacker")}
-    jwks_server = JwksServer({"keys": [jwk(keys["k1"], "k1")]})
+    minter = Minter(keys)
+    jwks_server = JwksServer()
+    jwks_server.document = {"keys": [jwk(keys["k1"], "k1")]}
     env = {**os.environ, "TOKEN_ISSUER": ISSUER, "AUDIENCE": AUDIENCE,
            "JWKS_URI": jwks_server.url, "ROUTE_PERMISSIONS": json.dumps(ROUTES),
            "PYTHONDONTWRITEBYTECODE": "0"}
     os.environ.update({k: env[k] for k in ("TOKEN_ISSUER", "AUDIENCE", "JWKS_URI",
                                            "ROUTE_PERMISSIONS")})
     print(f"Minting {calls} distinct RS256 tokens…", flush=True)
-    tokens = [sign(keys["k1"], "k1", user_claims(i)) for i in range(calls)]
+    tokens = [sign(minter, "k1", user_claims(i)) for i in range(calls)]
     token = tokens[0]
     head, body, sig = token.split(".")
     signing_input, signature = f"{head}.{body}".encode(), base64.urlsafe_b64decode(sig + "==")
@@ -289,7 +253,7 @@ def main() -> int:
     start = jwks_server.fetches
     ours.decide(read_event(events[1]))
     jwks_server.document = {"keys": [jwk(keys["k1"], "k1"), jwk(keys["k2"], "k2")]}
-    rotated = sign(keys["k2"], "k2", user_claims(1))
+    rotated = sign(minter, "k2", user_claims(1))
     rotated_event = {"type": "TOKEN", "authorizationToken": f"Bearer {rotated}",
                      "methodArn": METHOD_ARN}
     ours_rotation = ours.decide(read_event(rotated_event)).outcome
@@ -308,7 +272,7 @@ def main() -> int:
     peer_rotation_fetches = jwks_server.fetches - start - 1
 
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the decisions' own lines
-    forged = [sign(keys["attacker"], f"unknown-{i}", user_claims(i)) for i in range(30)]
+    forged = [sign(minter, f"unknown-{i}", user_claims(i), key="attacker") for i in range(30)]
     ours = fresh_authorizer()  # a cold start: its first unknown kid may refetch at once
     ours.decide(read_event(events[1]))
     start = jwks_server.fetches
