@@ -151,7 +151,7 @@ class Authorizer:
         self.cache = DecisionCache(settings.decision_cache_size)
         self._arns: dict[str, MethodArn] = {}
         self._policies: dict[tuple[str, frozenset[str]], list[dict[str, Any]]] = {}
-        self._denials: dict[frozenset[str], dict[str, str]] = {}
+        self._denials: dict[frozenset[str], tuple[dict[str, str], str]] = {}
 
     def _parse_arn(self, arn: Any) -> MethodArn:
         if not isinstance(arn, str):
@@ -237,12 +237,15 @@ class Authorizer:
                                 request.kind, route, cache, duration_us, token_fingerprint,
                                 kid, iss, sub, client, token_kind, expires_in)
 
-    def _denied(self, granted: frozenset[str]) -> dict[str, str]:
-        """Map each route this permission set may not call to the permission it needs."""
+    def _denied(self, granted: frozenset[str]) -> tuple[dict[str, str], str]:
+        """Map each route this permission set may not call to the permission it needs,
+        as a mapping (HTTP 2.0 context) and as text (REST context); memoized."""
         denied = self._denials.get(granted)
         if denied is None:
             _, routes = granted_routes(self.settings.routes, granted)
-            denied = {f"{r.method} {r.path}": r.permission or "" for r in routes}
+            mapping = {f"{r.method} {r.path}": r.permission or "" for r in routes}
+            text = "; ".join(f"{route} needs {needs}" for route, needs in mapping.items())
+            denied = (mapping, text)
             if len(self._denials) >= _MEMO_SIZE:
                 self._denials.clear()
             self._denials[granted] = denied
@@ -268,8 +271,7 @@ class Authorizer:
             "permissions": permissions if native else " ".join(permissions),
             "expiresAt": int(claims["exp"]),
             "reason": decision.reason,
-            "denied": denied if native else "; ".join(
-                f"{route} needs {permission}" for route, permission in denied.items()),
+            "denied": denied[0] if native else denied[1],
         }
 
     def _cache_until(self, decision: Decision) -> float:
