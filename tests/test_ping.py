@@ -66,8 +66,11 @@ def test_the_web_app_adds_the_token_server_side(lab: Any, actions: LabActions) -
 
 
 def test_reveal_needs_login_csrf_and_a_known_token(lab: Any, actions: LabActions) -> None:
-    anonymous = requests.post(f"{lab.web_url}/tokens/reveal", data={"which": "access"},
-                              timeout=5, allow_redirects=False)
+    forged = requests.post(f"{lab.web_url}/tokens/reveal", data={"which": "access"},
+                           timeout=5, allow_redirects=False)
+    stranger = requests.Session()
+    logged_out = stranger.post(f"{lab.web_url}/tokens/reveal", allow_redirects=False,
+                               data={**page_form(stranger, lab), "which": "access"}, timeout=5)
     browser = actions.login(*CUSTOMER)
     fields = form_fields(browser.get(f"{lab.web_url}/tokens", timeout=5).text)
     unknown = browser.post(f"{lab.web_url}/tokens/reveal", timeout=5,
@@ -77,7 +80,9 @@ def test_reveal_needs_login_csrf_and_a_known_token(lab: Any, actions: LabActions
                             data={**fields, "which": "access"},
                             headers={"X-Requested-With": "fetch"})
 
-    assert anonymous.status_code in (302, 400)
+    assert forged.status_code == 400  # no CSRF token
+    assert logged_out.status_code == 302 and logged_out.headers["Location"].endswith("/login")
+    assert "eyJ" not in logged_out.text
     assert unknown.status_code == 400
     assert revealed.json()["token"].count(".") == 2
 

@@ -4,6 +4,10 @@ Events and results cross a JSON boundary (what cannot be serialized fails as on 
 context object carries a request id and the remaining time, the first call of a function
 is a cold start that imports its module afresh, and a call past the function's timeout
 counts as timed out.
+
+In-process means one Python process for all functions: two functions with the same module
+(the policy and the simple authorizer) share its module state, unlike two Lambda containers,
+and their environment variables must not clash (checked at start).
 """
 
 from __future__ import annotations

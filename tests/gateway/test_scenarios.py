@@ -254,12 +254,23 @@ def test_traces_list_the_recent_requests(lab: Any) -> None:
     assert requests.get(f"{lab.gateway_url}/_lab/traces/unknown", timeout=5).status_code == 404
 
 
-def test_cold_and_warm_starts_are_reported(lab: Any) -> None:
-    first = trace_of(lab, call(lab, "RestTokenApi", "GET", "/public", None))
-    second = trace_of(lab, call(lab, "RestTokenApi", "GET", "/public", None))
+def test_cold_and_warm_starts_are_reported(lab: Any, tmp_path: Any) -> None:
+    from werkzeug.test import Client
 
-    assert second["integration"]["cold_start"] is False
-    assert first["integration"]["function"] == "PublicFunction"
+    from emulators.gateway import create_gateway
+
+    gateway = create_gateway(lab.issuer, "http://gateway.test", notes_db=tmp_path / "n.db")
+    try:
+        api = next(a for a in gateway.model.apis if a.logical_id == "RestTokenApi")
+        client = Client(gateway)
+        first = client.get(f"/{api.api_id}/dev/public").headers["x-amzn-RequestId"]
+        second = client.get(f"/{api.api_id}/dev/public").headers["x-amzn-RequestId"]
+
+        assert gateway.traces[first]["integration"]["cold_start"] is True
+        assert gateway.traces[second]["integration"]["cold_start"] is False
+        assert gateway.traces[first]["integration"]["function"] == "PublicFunction"
+    finally:
+        gateway.close()
 
 
 # The catalogue ------------------------------------------------------------------------------
