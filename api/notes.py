@@ -40,7 +40,7 @@ def parse_note(event: dict[str, Any]) -> str:
         raise BadRequest('The body must be a JSON object such as {"text": "Buy milk"}.')
     unknown = sorted(set(body) - {"text"})
     if unknown:
-        raise BadRequest(f"Unknown field(s) {', '.join(unknown)}; a note has only \"text\".")
+        raise BadRequest(f'Unknown field(s) {", ".join(unknown)}; a note has only "text".')
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise BadRequest('"text" must be a non-empty string.')
@@ -63,5 +63,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except BadRequest as exc:
             return json_response(400, {"message": str(exc)})
         return json_response(201, {"owner": who.sub, "note": store().add(who.sub, text)})
-    return json_response(405, {"message": f"{method} is not supported on /notes."},
-                         {"Allow": "GET, POST"})
+    return json_response(
+        405, {"message": f"{method} is not supported on /notes."}, {"Allow": "GET, POST"}
+    )

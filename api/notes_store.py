@@ -36,9 +36,11 @@ class SqliteNotes:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._conn() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS notes (owner TEXT NOT NULL, "
-                         "note_id TEXT NOT NULL, text TEXT NOT NULL, created_at INTEGER NOT NULL,"
-                         " PRIMARY KEY (owner, note_id))")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS notes (owner TEXT NOT NULL, "
+                "note_id TEXT NOT NULL, text TEXT NOT NULL, created_at INTEGER NOT NULL,"
+                " PRIMARY KEY (owner, note_id))"
+            )
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -49,16 +51,24 @@ class SqliteNotes:
         return conn
 
     def list(self, owner: str) -> list[dict[str, Any]]:
-        rows = self._conn().execute(
-            "SELECT note_id, text, created_at FROM notes WHERE owner = ? "
-            "ORDER BY created_at, rowid", (owner,)).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT note_id, text, created_at FROM notes WHERE owner = ? "
+                "ORDER BY created_at, rowid",
+                (owner,),
+            )
+            .fetchall()
+        )
         return [{"id": r[0], "text": r[1], "createdAt": r[2]} for r in rows]
 
     def add(self, owner: str, text: str) -> dict[str, Any]:
         note = _new_note(text)
         with self._conn() as conn:
-            conn.execute("INSERT INTO notes VALUES (?, ?, ?, ?)",
-                         (owner, note["id"], text, note["createdAt"]))
+            conn.execute(
+                "INSERT INTO notes VALUES (?, ?, ?, ?)",
+                (owner, note["id"], text, note["createdAt"]),
+            )
         return note
 
 
@@ -74,14 +84,22 @@ class DynamoNotes:
         from boto3.dynamodb.conditions import Key
 
         items = self.table.query(KeyConditionExpression=Key("owner").eq(owner))["Items"]
-        notes = [{"id": i["note_id"], "text": i["text"], "createdAt": int(i["created_at"])}
-                 for i in items]
+        notes = [
+            {"id": i["note_id"], "text": i["text"], "createdAt": int(i["created_at"])}
+            for i in items
+        ]
         return sorted(notes, key=lambda n: n["createdAt"])
 
     def add(self, owner: str, text: str) -> dict[str, Any]:
         note = _new_note(text)
-        self.table.put_item(Item={"owner": owner, "note_id": note["id"], "text": text,
-                                  "created_at": note["createdAt"]})
+        self.table.put_item(
+            Item={
+                "owner": owner,
+                "note_id": note["id"],
+                "text": text,
+                "created_at": note["createdAt"],
+            }
+        )
         return note
 
 

@@ -29,12 +29,20 @@ class Caller:
     source: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sub": self.sub, "kind": self.kind, "clientId": self.client_id,
-                "permissions": list(self.permissions), "authorizer": self.source}
+        return {
+            "sub": self.sub,
+            "kind": self.kind,
+            "clientId": self.client_id,
+            "permissions": list(self.permissions),
+            "authorizer": self.source,
+        }
 
 
-def json_response(status: int, body: Any, headers: dict[str, str] | None = None,
-                  ) -> dict[str, Any]:
+def json_response(
+    status: int,
+    body: Any,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Return a Lambda proxy response with a JSON body."""
     return {
         "statusCode": status,
@@ -67,18 +75,20 @@ def caller(event: dict[str, Any]) -> Caller | None:
             return None
         kind = "client" if claims.get("gty") == "client-credentials" else "user"
         permissions = _words(claims.get("permissions")) or _words(claims.get("scope"))
-        return Caller(sub, kind, claims.get("azp") or claims.get("client_id"), permissions,
-                      "jwt")
-    context = authorizer.get("lambda") if isinstance(authorizer.get("lambda"), dict) \
-        else authorizer
+        return Caller(sub, kind, claims.get("azp") or claims.get("client_id"), permissions, "jwt")
+    context = authorizer.get("lambda") if isinstance(authorizer.get("lambda"), dict) else authorizer
     sub = context.get("sub") or authorizer.get("principalId")
     if not sub:
         return None
     permissions = _words(context.get("permissions"))
     permissions += tuple(p for p in _words(context.get("scope")) if p not in permissions)
-    return Caller(str(sub), str(context.get("tokenKind") or "user"),
-                  context.get("clientId") or None, permissions,
-                  "lambda" if "lambda" in authorizer else "rest")
+    return Caller(
+        str(sub),
+        str(context.get("tokenKind") or "user"),
+        context.get("clientId") or None,
+        permissions,
+        "lambda" if "lambda" in authorizer else "rest",
+    )
 
 
 def json_body(event: dict[str, Any], max_bytes: int) -> Any:

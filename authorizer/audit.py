@@ -41,8 +41,11 @@ def fingerprint(credential: str) -> str:
     length. Anything else is hashed whole.
     """
     last_dot = credential.rfind(".")
-    part = credential[last_dot + 1:] if last_dot > 0 and last_dot < len(credential) - 1 \
+    part = (
+        credential[last_dot + 1 :]
+        if last_dot > 0 and last_dot < len(credential) - 1
         else credential
+    )
     return hashlib.sha256(part.encode("utf-8", "replace")).hexdigest()[:16]
 
 
@@ -74,23 +77,37 @@ def _q(value: str | None) -> str:
     return "null" if value is None else _QUOTE(value)
 
 
-def write_decision_line(outcome: str, reason: str, detail: str, kind: str, route: str | None,
-                        cache: str, duration_us: int, token_fingerprint: str | None,
-                        kid: str | None = None, iss: str | None = None,
-                        sub: str | None = None, client: str | None = None,
-                        token_kind: str | None = None,
-                        expires_in: int | None = None) -> None:
+def write_decision_line(
+    outcome: str,
+    reason: str,
+    detail: str,
+    kind: str,
+    route: str | None,
+    cache: str,
+    duration_us: int,
+    token_fingerprint: str | None,
+    kid: str | None = None,
+    iss: str | None = None,
+    sub: str | None = None,
+    client: str | None = None,
+    token_kind: str | None = None,
+    expires_in: int | None = None,
+) -> None:
     """Write the decision line without building a dict: the warm path's budget is tight.
 
     Every value that may come from a token is JSON-escaped; the line matches what
     `log_decision` writes for the same fields.
     """
-    line = (f'{{"event":"authorizer_decision","decision":{_q(outcome)},"reason":{_q(reason)},'
-            f'"detail":{_q(detail)},"kind":{_q(kind)},"route":{_q(route)},"cache":{_q(cache)},'
-            f'"duration_us":{duration_us},"fingerprint":{_q(token_fingerprint)}')
+    line = (
+        f'{{"event":"authorizer_decision","decision":{_q(outcome)},"reason":{_q(reason)},'
+        f'"detail":{_q(detail)},"kind":{_q(kind)},"route":{_q(route)},"cache":{_q(cache)},'
+        f'"duration_us":{duration_us},"fingerprint":{_q(token_fingerprint)}'
+    )
     if token_kind is not None:
-        line += (f',"kid":{_q(kid)},"iss":{_q(iss)},"sub":{_q(sub)},"client":{_q(client)},'
-                 f'"token_kind":{_q(token_kind)},"expires_in":{expires_in}')
+        line += (
+            f',"kid":{_q(kid)},"iss":{_q(iss)},"sub":{_q(sub)},"client":{_q(client)},'
+            f'"token_kind":{_q(token_kind)},"expires_in":{expires_in}'
+        )
     sys.stdout.write(line + "}\n")
 
 

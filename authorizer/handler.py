@@ -93,12 +93,14 @@ def read_event(event: Any) -> Request:
     if event_type == "TOKEN":
         return Request(("rest-token", event.get("authorizationToken"), event.get("methodArn")))
     if version == "2.0":
-        return Request(("http-2.0", _header(event.get("headers"), "authorization"),
-                        event.get("routeArn")))
+        return Request(
+            ("http-2.0", _header(event.get("headers"), "authorization"), event.get("routeArn"))
+        )
     if event_type == "REQUEST":
         kind = "http-1.0" if version == "1.0" else "rest-request"
-        return Request((kind, _header(event.get("headers"), "authorization"),
-                        event.get("methodArn")))
+        return Request(
+            (kind, _header(event.get("headers"), "authorization"), event.get("methodArn"))
+        )
     return Request(("unknown", None, None))
 
 
@@ -108,8 +110,9 @@ def bearer_token(credential: str | None) -> str:
         raise Rejected("missing_token", "no Authorization header was sent")
     scheme, _, token = credential.strip().partition(" ")
     if scheme.lower() != "bearer":
-        raise Rejected("not_bearer",
-                       f"the Authorization scheme is {scheme[:20]!r}; send `Bearer <token>`")
+        raise Rejected(
+            "not_bearer", f"the Authorization scheme is {scheme[:20]!r}; send `Bearer <token>`"
+        )
     token = token.strip()
     if not token or " " in token:
         raise Rejected("malformed_token", "expected exactly one token after `Bearer `")
@@ -121,8 +124,14 @@ class Decision:
 
     __slots__ = ("arn", "detail", "outcome", "reason", "token")
 
-    def __init__(self, outcome: str, reason: str, detail: str,
-                 token: VerifiedToken | None = None, arn: MethodArn | None = None) -> None:
+    def __init__(
+        self,
+        outcome: str,
+        reason: str,
+        detail: str,
+        token: VerifiedToken | None = None,
+        arn: MethodArn | None = None,
+    ) -> None:
         self.outcome = outcome  # "allow", "deny" or "unauthorized"
         self.reason = reason
         self.detail = detail
@@ -133,9 +142,13 @@ class Decision:
 class Authorizer:
     """Decide requests for one configuration; a module-level instance serves the handlers."""
 
-    def __init__(self, settings: Settings | SettingsError, *,
-                 fetch: Callable[[str, float], bytes] = http_fetch,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings | SettingsError,
+        *,
+        fetch: Callable[[str, float], bytes] = http_fetch,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.clock = clock
         self.error: SettingsError | None = None
         self.verifier: TokenVerifier | None = None
@@ -144,9 +157,13 @@ class Authorizer:
             self.cache: DecisionCache[Any] = DecisionCache(0)
             return
         self.settings = settings
-        self.jwks = JwksCache(settings.jwks_uri, ttl=settings.jwks_ttl,
-                              cooldown=settings.unknown_kid_cooldown,
-                              timeout=settings.jwks_timeout, fetch=fetch)
+        self.jwks = JwksCache(
+            settings.jwks_uri,
+            ttl=settings.jwks_ttl,
+            cooldown=settings.unknown_kid_cooldown,
+            timeout=settings.jwks_timeout,
+            fetch=fetch,
+        )
         self.verifier = TokenVerifier(settings, self.jwks)
         self.cache = DecisionCache(settings.decision_cache_size)
         self._arns: dict[str, MethodArn] = {}
@@ -180,8 +197,11 @@ class Authorizer:
         """Authenticate the token and authorize the route; never raises."""
         try:
             if self.error is not None or self.verifier is None:
-                return Decision("unauthorized", "misconfigured",
-                                f"the authorizer is misconfigured: {self.error}")
+                return Decision(
+                    "unauthorized",
+                    "misconfigured",
+                    f"the authorizer is misconfigured: {self.error}",
+                )
             try:
                 arn = self._parse_arn(request.arn)
             except ValueError as exc:
@@ -192,20 +212,35 @@ class Authorizer:
                 return Decision("unauthorized", rejected.code, rejected.detail, arn=arn)
             route = self.settings.routes.match(arn.method, arn.path)
             if route is None:
-                return Decision("deny", "unknown_route",
-                                f"{arn.method} {arn.path} is not a route this authorizer "
-                                "knows", token, arn)
+                return Decision(
+                    "deny",
+                    "unknown_route",
+                    f"{arn.method} {arn.path} is not a route this authorizer knows",
+                    token,
+                    arn,
+                )
             if route.permission is not None and route.permission not in token.granted:
-                return Decision("deny", "insufficient_permission",
-                                f"{arn.method} {arn.path} needs `{route.permission}`, which "
-                                "the token's scope and permissions do not include", token, arn)
+                return Decision(
+                    "deny",
+                    "insufficient_permission",
+                    f"{arn.method} {arn.path} needs `{route.permission}`, which "
+                    "the token's scope and permissions do not include",
+                    token,
+                    arn,
+                )
             return Decision("allow", "allowed", f"{arn.route} allowed", token, arn)
         except Exception as exc:  # fail closed: a bug here must not become a 500 or an allow
             logger.exception("authorizer error")
             return Decision("unauthorized", "internal_error", f"{type(exc).__name__}")
 
-    def _log(self, request: Request, decision: Decision, started: int, cache: str,
-             level: int = logging.INFO) -> None:
+    def _log(
+        self,
+        request: Request,
+        decision: Decision,
+        started: int,
+        cache: str,
+        level: int = logging.INFO,
+    ) -> None:
         listening = has_listeners()
         if not listening and not enabled(level):
             return
@@ -224,18 +259,43 @@ class Authorizer:
         route = arn.route if arn else None
         if listening:
             fields: dict[str, Any] = {
-                "event": "authorizer_decision", "decision": decision.outcome,
-                "reason": decision.reason, "detail": decision.detail, "kind": request.kind,
-                "route": route, "cache": cache, "duration_us": duration_us,
-                "fingerprint": token_fingerprint}
+                "event": "authorizer_decision",
+                "decision": decision.outcome,
+                "reason": decision.reason,
+                "detail": decision.detail,
+                "kind": request.kind,
+                "route": route,
+                "cache": cache,
+                "duration_us": duration_us,
+                "fingerprint": token_fingerprint,
+            }
             if verified is not None:
-                fields.update(kid=kid, iss=iss, sub=sub, client=client, token_kind=token_kind,
-                              expires_in=expires_in)
+                fields.update(
+                    kid=kid,
+                    iss=iss,
+                    sub=sub,
+                    client=client,
+                    token_kind=token_kind,
+                    expires_in=expires_in,
+                )
             log_decision(fields, level)
         else:
-            write_decision_line(decision.outcome, decision.reason, decision.detail,
-                                request.kind, route, cache, duration_us, token_fingerprint,
-                                kid, iss, sub, client, token_kind, expires_in)
+            write_decision_line(
+                decision.outcome,
+                decision.reason,
+                decision.detail,
+                request.kind,
+                route,
+                cache,
+                duration_us,
+                token_fingerprint,
+                kid,
+                iss,
+                sub,
+                client,
+                token_kind,
+                expires_in,
+            )
 
     def _denied(self, granted: frozenset[str]) -> tuple[dict[str, str], str]:
         """Map each route this permission set may not call to the permission it needs,
@@ -304,9 +364,9 @@ class Authorizer:
         arn = decision.arn
         if decision.reason == "unknown_route":
             allowed, denied = granted_routes(self.settings.routes, decision.token.granted)
-            statements = build_policy("", arn, allowed, denied,
-                                      f"{arn.prefix}/{arn.method}{arn.path}"
-                                      )["policyDocument"]["Statement"]
+            statements = build_policy(
+                "", arn, allowed, denied, f"{arn.prefix}/{arn.method}{arn.path}"
+            )["policyDocument"]["Statement"]
         else:
             statements = self._statements(arn, decision.token.granted)
         response = {
@@ -327,8 +387,10 @@ class Authorizer:
         decision = self._decide_and_log(request)
         if decision.token is None:
             return {"isAuthorized": False, "context": {"reason": decision.reason}}
-        response = {"isAuthorized": decision.outcome == "allow",
-                    "context": self.context(decision, native=True)}
+        response = {
+            "isAuthorized": decision.outcome == "allow",
+            "context": self.context(decision, native=True),
+        }
         self.cache.put(key, (response, decision), self._cache_until(decision))
         return response
 

@@ -38,9 +38,46 @@ class JwksError(Exception):
 # ROCA (CVE-2017-15361): primes from the flawed Infineon generator are 65537^a mod M plus a
 # multiple of M, a primorial; so n mod each small prime r lies in the subgroup 65537 spans.
 # A genuine key does so for all these primes with negligible probability.
-_ROCA_PRIMES = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73,
-                79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163,
-                167)
+_ROCA_PRIMES = (
+    3,
+    5,
+    7,
+    11,
+    13,
+    17,
+    19,
+    23,
+    29,
+    31,
+    37,
+    41,
+    43,
+    47,
+    53,
+    59,
+    61,
+    67,
+    71,
+    73,
+    79,
+    83,
+    89,
+    97,
+    101,
+    103,
+    107,
+    109,
+    113,
+    127,
+    131,
+    137,
+    139,
+    149,
+    151,
+    157,
+    163,
+    167,
+)
 
 
 @functools.cache
@@ -93,7 +130,7 @@ def usable_rsa_key(jwk: Any) -> RSAPublicKey | None:
 def parse_jwks(document: Any) -> dict[str, RSAPublicKey]:
     """Return the usable keys of a JWKS document by `kid`; ambiguous kids are dropped."""
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise JwksError("the JWKS document has no \"keys\" array")
+        raise JwksError('the JWKS document has no "keys" array')
     keys: dict[str, RSAPublicKey] = {}
     seen: set[str] = set()
     for jwk in document["keys"]:
@@ -119,16 +156,17 @@ def http_fetch(uri: str, timeout: float) -> bytes:
         import ssl
 
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.hostname or "", parts.port, timeout=timeout,
-            context=ssl.create_default_context())
+            parts.hostname or "", parts.port, timeout=timeout, context=ssl.create_default_context()
+        )
     elif parts.scheme == "http":
         conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
     else:
         raise JwksError(f"unsupported JWKS URI scheme {parts.scheme!r}")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        conn.request("GET", path, headers={"Accept": "application/json",
-                                           "User-Agent": "authorizer-lab"})
+        conn.request(
+            "GET", path, headers={"Accept": "application/json", "User-Agent": "authorizer-lab"}
+        )
         response = conn.getresponse()
         if response.status != 200:
             raise JwksError(f"GET {uri} answered HTTP {response.status}")
@@ -145,10 +183,16 @@ def http_fetch(uri: str, timeout: float) -> bytes:
 class JwksCache:
     """The issuer's keys by `kid`, refreshed by age and, rate-limited, by unknown kids."""
 
-    def __init__(self, uri: str, *, ttl: float = 600.0, cooldown: float = 30.0,
-                 timeout: float = 3.0,
-                 fetch: Callable[[str, float], bytes] = http_fetch,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        uri: str,
+        *,
+        ttl: float = 600.0,
+        cooldown: float = 30.0,
+        timeout: float = 3.0,
+        fetch: Callable[[str, float], bytes] = http_fetch,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.uri = uri
         self.ttl = ttl
         self.cooldown = cooldown
@@ -194,8 +238,7 @@ class JwksCache:
         with self._lock:
             key = self._keys.get(kid)
             now = self._clock()
-            if key is None and (self._forced_at is None or now - self._forced_at
-                                >= self.cooldown):
+            if key is None and (self._forced_at is None or now - self._forced_at >= self.cooldown):
                 self._forced_at = now
                 self._refresh()
                 key = self._keys.get(kid)

@@ -33,8 +33,11 @@ class Route:
             return False
         if "{" not in self.path:
             return self.path == path
-        pattern = "^" + _PARAM.sub("[^/]+", re.escape(self.path).replace(r"\{", "{").replace(
-            r"\}", "}")) + "$"
+        pattern = (
+            "^"
+            + _PARAM.sub("[^/]+", re.escape(self.path).replace(r"\{", "{").replace(r"\}", "}"))
+            + "$"
+        )
         return re.match(pattern, path) is not None
 
     @property
@@ -51,20 +54,23 @@ class RouteTable:
 
     def __init__(self, routes: Iterable[Route]) -> None:
         self.routes = tuple(routes)
-        self._exact = {(r.method, r.path): r for r in reversed(self.routes)
-                       if "{" not in r.path and r.method != "ANY"}
+        self._exact = {
+            (r.method, r.path): r
+            for r in reversed(self.routes)
+            if "{" not in r.path and r.method != "ANY"
+        }
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> RouteTable:
         """Parse the ROUTE_PERMISSIONS mapping; raise ValueError on a malformed entry."""
         if not isinstance(mapping, Mapping) or not mapping:
-            raise ValueError("expected a non-empty JSON object of \"METHOD /path\": permission")
+            raise ValueError('expected a non-empty JSON object of "METHOD /path": permission')
         routes = []
         for key, permission in mapping.items():
             method, _, path = str(key).partition(" ")
             method = method.upper()
             if method not in HTTP_METHODS or not path.startswith("/"):
-                raise ValueError(f"route {key!r} is not \"METHOD /path\"")
+                raise ValueError(f'route {key!r} is not "METHOD /path"')
             if permission is not None and not isinstance(permission, str):
                 raise ValueError(f"the permission of {key!r} must be a string")
             routes.append(Route(method, path, permission or None))
@@ -116,17 +122,24 @@ class MethodArn:
         return f"{self.prefix}/{route.arn_method}{route.arn_path}"
 
 
-def granted_routes(routes: RouteTable, granted: frozenset[str],
-                   ) -> tuple[tuple[Route, ...], tuple[Route, ...]]:
+def granted_routes(
+    routes: RouteTable,
+    granted: frozenset[str],
+) -> tuple[tuple[Route, ...], tuple[Route, ...]]:
     """Split the routes into those the granted permissions allow and those they do not."""
     allowed = tuple(r for r in routes if r.permission is None or r.permission in granted)
     denied = tuple(r for r in routes if not (r.permission is None or r.permission in granted))
     return allowed, denied
 
 
-def build_policy(principal_id: str, arn: MethodArn, allowed: Iterable[Route],
-                 denied: Iterable[Route], extra_deny: str | None = None,
-                 context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_policy(
+    principal_id: str,
+    arn: MethodArn,
+    allowed: Iterable[Route],
+    denied: Iterable[Route],
+    extra_deny: str | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Return an authorizer response whose policy covers every route of the API."""
     statements = []
     allow_resources = [arn.resource(r) for r in allowed]
@@ -134,11 +147,13 @@ def build_policy(principal_id: str, arn: MethodArn, allowed: Iterable[Route],
     if extra_deny:
         deny_resources.append(extra_deny)
     if allow_resources:
-        statements.append({"Action": "execute-api:Invoke", "Effect": "Allow",
-                           "Resource": allow_resources})
+        statements.append(
+            {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": allow_resources}
+        )
     if deny_resources:
-        statements.append({"Action": "execute-api:Invoke", "Effect": "Deny",
-                           "Resource": deny_resources})
+        statements.append(
+            {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": deny_resources}
+        )
     response: dict[str, Any] = {
         "principalId": principal_id,
         "policyDocument": {"Version": "2012-10-17", "Statement": statements},

@@ -47,8 +47,7 @@ def _url(name: str, value: str) -> str:
         return value
     if parts.scheme == "http" and (host in LOOPBACK_HOSTS or host.startswith("127.")):
         return value
-    raise SettingsError(f"{name} must be an https:// URL (http:// only on loopback), "
-                        f"not {value!r}")
+    raise SettingsError(f"{name} must be an https:// URL (http:// only on loopback), not {value!r}")
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
@@ -70,8 +69,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     issuer = env.get("TOKEN_ISSUER", "").strip()
     audience = env.get("AUDIENCE", "").strip()
     if not issuer:
-        raise SettingsError("TOKEN_ISSUER is not set: the exact `iss` of the tokens, e.g. "
-                            "https://your-tenant.auth0.com/ (with the trailing slash)")
+        raise SettingsError(
+            "TOKEN_ISSUER is not set: the exact `iss` of the tokens, e.g. "
+            "https://your-tenant.auth0.com/ (with the trailing slash)"
+        )
     _url("TOKEN_ISSUER", issuer)
     if not audience:
         raise SettingsError("AUDIENCE is not set: the API identifier the tokens are for")
@@ -80,8 +81,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     raw_routes = env.get("ROUTE_PERMISSIONS", "").strip()
     if not raw_routes:
-        raise SettingsError('ROUTE_PERMISSIONS is not set: a JSON object such as '
-                            '{"GET /private": "", "GET /admin": "read:admin"}')
+        raise SettingsError(
+            "ROUTE_PERMISSIONS is not set: a JSON object such as "
+            '{"GET /private": "", "GET /admin": "read:admin"}'
+        )
     try:
         routes = RouteTable.from_mapping(json.loads(raw_routes))
     except (ValueError, TypeError) as exc:

@@ -122,8 +122,9 @@ def b64url_decode(segment: bytes | str) -> bytes:
     return binascii.a2b_base64(segment.translate(_TO_STANDARD_ALPHABET) + b"==")
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates,
-                            parse_constant=_reject_constant, parse_float=_finite_float)
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
+)
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
@@ -144,8 +145,9 @@ def _numeric_date(claims: dict[str, Any], name: str, required: bool) -> float | 
             raise Rejected("missing_claim", f"the token has no `{name}` claim")
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Rejected("invalid_claim", f"`{name}` must be a number of seconds, not "
-                                        f"{type(value).__name__}")
+        raise Rejected(
+            "invalid_claim", f"`{name}` must be a number of seconds, not {type(value).__name__}"
+        )
     return value
 
 
@@ -173,50 +175,64 @@ class TokenVerifier:
         Return the header and the raw (still unparsed) payload bytes.
         """
         if len(token) > self.settings.max_token_bytes:
-            raise Rejected("token_too_large",
-                           f"the token is {len(token)} bytes; at most "
-                           f"{self.settings.max_token_bytes} are accepted")
+            raise Rejected(
+                "token_too_large",
+                f"the token is {len(token)} bytes; at most "
+                f"{self.settings.max_token_bytes} are accepted",
+            )
         dots = token.count(".")
         if dots == 0 and _OPAQUE.fullmatch(token):
-            raise Rejected("opaque_token",
-                           "this is an opaque token, not a JWT: it was issued without an "
-                           "`audience`, so only the identity provider's /userinfo accepts it")
+            raise Rejected(
+                "opaque_token",
+                "this is an opaque token, not a JWT: it was issued without an "
+                "`audience`, so only the identity provider's /userinfo accepts it",
+            )
         if dots == 4:
-            raise Rejected("encrypted_token",
-                           "this is an encrypted token (JWE); the API accepts signed JWTs only")
+            raise Rejected(
+                "encrypted_token",
+                "this is an encrypted token (JWE); the API accepts signed JWTs only",
+            )
         raw = token.encode("ascii") if token.isascii() else b""
         first = raw.find(b".")
         second = raw.find(b".", first + 1)
-        if (dots != 2 or raw.translate(None, _BASE64URL_AND_DOT) or first < 1
-                or second == first + 1 or second == len(raw) - 1):
-            raise Rejected("malformed_token",
-                           "not a compact JWS: expected three base64url segments joined by "
-                           "dots")
+        if (
+            dots != 2
+            or raw.translate(None, _BASE64URL_AND_DOT)
+            or first < 1
+            or second == first + 1
+            or second == len(raw) - 1
+        ):
+            raise Rejected(
+                "malformed_token",
+                "not a compact JWS: expected three base64url segments joined by dots",
+            )
         try:
             header = json_object(b64url_decode(raw[:first]))
-            payload = b64url_decode(raw[first + 1:second])
-            signature = b64url_decode(raw[second + 1:])
+            payload = b64url_decode(raw[first + 1 : second])
+            signature = b64url_decode(raw[second + 1 :])
         except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
             raise Rejected("malformed_token", f"the token does not decode: {exc}") from None
 
         alg = header.get("alg")
         if alg != ALGORITHM:
-            raise Rejected("alg_not_allowed",
-                           f"alg {alg!r} is not allowed; only RS256 is accepted")
+            raise Rejected("alg_not_allowed", f"alg {alg!r} is not allowed; only RS256 is accepted")
         if "crit" in header:
-            raise Rejected("crit_unsupported",
-                           "the token has a `crit` header naming extensions this API "
-                           "does not implement")
+            raise Rejected(
+                "crit_unsupported",
+                "the token has a `crit` header naming extensions this API does not implement",
+            )
         for name in _KEY_REFERENCES:
             if name in header:
-                raise Rejected("header_key_reference",
-                               f"the header carries `{name}`: keys are only taken from the "
-                               "issuer's configured JWKS")
+                raise Rejected(
+                    "header_key_reference",
+                    f"the header carries `{name}`: keys are only taken from the "
+                    "issuer's configured JWKS",
+                )
         typ = header.get("typ")
-        if typ is not None and (not isinstance(typ, str) or typ.lower()
-                                not in _ACCESS_TOKEN_TYPES):
-            raise Rejected("wrong_token_type",
-                           f"typ {typ!r} is not an access token type (JWT or at+jwt)")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in _ACCESS_TOKEN_TYPES):
+            raise Rejected(
+                "wrong_token_type", f"typ {typ!r} is not an access token type (JWT or at+jwt)"
+            )
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid or len(kid) > 256:
             raise Rejected("kid_missing", "the header has no usable `kid`")
@@ -224,16 +240,21 @@ class TokenVerifier:
         key = self.keys.get(kid)
         if key is None:
             if not self.keys.has_keys:
-                raise Rejected("jwks_unavailable",
-                               f"no signing keys could be fetched from {self.keys.uri}: "
-                               f"{self.keys.last_error}")
-            raise Rejected("unknown_kid",
-                           f"kid {kid!r} is not in the issuer's JWKS (a forged token, "
-                           "another tenant's, or a key removed after rotation)")
+                raise Rejected(
+                    "jwks_unavailable",
+                    f"no signing keys could be fetched from {self.keys.uri}: "
+                    f"{self.keys.last_error}",
+                )
+            raise Rejected(
+                "unknown_kid",
+                f"kid {kid!r} is not in the issuer's JWKS (a forged token, "
+                "another tenant's, or a key removed after rotation)",
+            )
         if not verify_rs256(key, raw[:second], signature):
-            raise Rejected("bad_signature",
-                           "the signature does not match: the token was altered or signed "
-                           "by another key")
+            raise Rejected(
+                "bad_signature",
+                "the signature does not match: the token was altered or signed by another key",
+            )
         return header, payload
 
     def verify(self, token: str, now: float | None = None) -> VerifiedToken:
@@ -242,8 +263,7 @@ class TokenVerifier:
         try:
             claims = json_object(payload)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise Rejected("malformed_token", f"the claims are not a JSON object: {exc}") \
-                from None
+            raise Rejected("malformed_token", f"the claims are not a JSON object: {exc}") from None
         self.check_claims(claims, time.time() if now is None else now)
         permissions = claims.get("permissions")
         granted = set(claims["scope"].split()) if isinstance(claims.get("scope"), str) else set()
@@ -257,32 +277,39 @@ class TokenVerifier:
         leeway = settings.leeway
         iss = claims.get("iss")
         if iss != settings.issuer:
-            raise Rejected("wrong_issuer",
-                           f"issued by {iss!r}, not by {settings.issuer!r}")
+            raise Rejected("wrong_issuer", f"issued by {iss!r}, not by {settings.issuer!r}")
         aud = claims.get("aud")
         audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
         if settings.audience not in audiences:
-            if "nonce" in claims or "at_hash" in claims or (
-                    isinstance(aud, str) and aud == claims.get("azp")):
-                raise Rejected("id_token",
-                               f"this is an ID token: its audience is the client id {aud!r}, "
-                               f"not the API {settings.audience!r}. Send the access token")
-            raise Rejected("wrong_audience",
-                           f"the token is for {aud!r}, not for this API "
-                           f"({settings.audience!r})")
+            if (
+                "nonce" in claims
+                or "at_hash" in claims
+                or (isinstance(aud, str) and aud == claims.get("azp"))
+            ):
+                raise Rejected(
+                    "id_token",
+                    f"this is an ID token: its audience is the client id {aud!r}, "
+                    f"not the API {settings.audience!r}. Send the access token",
+                )
+            raise Rejected(
+                "wrong_audience",
+                f"the token is for {aud!r}, not for this API ({settings.audience!r})",
+            )
         exp = _numeric_date(claims, "exp", required=True)
         assert exp is not None
         if now >= exp + leeway:
             raise Rejected("token_expired", f"the token expired {_ago(now - exp)} ago")
         nbf = _numeric_date(claims, "nbf", required=False)
         if nbf is not None and nbf > now + leeway:
-            raise Rejected("token_not_yet_valid",
-                           f"the token is not valid for another {_ago(nbf - now)}")
+            raise Rejected(
+                "token_not_yet_valid", f"the token is not valid for another {_ago(nbf - now)}"
+            )
         iat = _numeric_date(claims, "iat", required=True)
         assert iat is not None
         if iat > now + leeway:
-            raise Rejected("issued_in_future",
-                           f"the token claims to be issued {_ago(iat - now)} in the future")
+            raise Rejected(
+                "issued_in_future", f"the token claims to be issued {_ago(iat - now)} in the future"
+            )
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise Rejected("missing_claim", "the token has no `sub` (subject)")

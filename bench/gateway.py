@@ -57,8 +57,9 @@ def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def load(host: str, port: int, path: str, headers: dict[str, str], seconds: float,
-         connections: int) -> tuple[float, list[float], int]:
+def load(
+    host: str, port: int, path: str, headers: dict[str, str], seconds: float, connections: int
+) -> tuple[float, list[float], int]:
     """Drive `GET path` from `connections` threads for `seconds`; return (rps, latencies ms,
     errors)."""
     latencies: list[list[float]] = [[] for _ in range(connections)]
@@ -94,12 +95,15 @@ def load(host: str, port: int, path: str, headers: dict[str, str], seconds: floa
     return len(merged) / elapsed, merged, sum(errors)
 
 
-def wrk_load(url: str, headers: dict[str, str], seconds: float, connections: int,
-             ) -> tuple[float, list[float], int]:
+def wrk_load(
+    url: str,
+    headers: dict[str, str],
+    seconds: float,
+    connections: int,
+) -> tuple[float, list[float], int]:
     """Drive `GET url` with wrk (a C client: its own latency barely shows); return (rps,
     [p50, p99] ms, non-2xx count)."""
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-               url]
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", url]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     finished = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -109,8 +113,13 @@ def wrk_load(url: str, headers: dict[str, str], seconds: float, connections: int
 
     def millis(text: str) -> float:
         number = float(re.match(r"[\d.]+", text).group())  # type: ignore[union-attr]
-        return number / 1000 if text.endswith("us") else number * 1000 if text.endswith(
-            "s") and not text.endswith("ms") else number
+        return (
+            number / 1000
+            if text.endswith("us")
+            else number * 1000
+            if text.endswith("s") and not text.endswith("ms")
+            else number
+        )
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = millis(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
@@ -129,8 +138,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=4, help="the emulator's threads")
-    parser.add_argument("--python-client", action="store_true",
-                        help="use the Python client even when wrk is installed")
+    parser.add_argument(
+        "--python-client",
+        action="store_true",
+        help="use the Python client even when wrk is installed",
+    )
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None and not args.python_client
 
@@ -142,36 +154,61 @@ def main() -> int:
     token_api = template.index("RestTokenApi:")
     ttl_at = template.index("ReauthorizeEvery: 300", token_api)
     variant = state / "template.yaml"
-    variant.write_text(template[:ttl_at] + "ReauthorizeEvery: 0" + template[ttl_at + 21:])
+    variant.write_text(template[:ttl_at] + "ReauthorizeEvery: 0" + template[ttl_at + 21 :])
 
     env = {**os.environ, "IDP_DATABASE": str(state / "idp.sqlite3"), "IDP_ISSUER": issuer}
     python = sys.executable
-    idp = subprocess.Popen([python, "-m", "emulators.idp", "serve", "--port", str(idp_port)],
-                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    idp = subprocess.Popen(
+        [python, "-m", "emulators.idp", "serve", "--port", str(idp_port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     gateway = subprocess.Popen(
-        [python, "-m", "emulators.gateway", "serve", "--port", str(gateway_port),
-         "--threads", str(args.threads),
-         "--issuer", issuer, "--template", str(variant), "--notes-db", str(state / "n.db")],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # the decision lines
+        [
+            python,
+            "-m",
+            "emulators.gateway",
+            "serve",
+            "--port",
+            str(gateway_port),
+            "--threads",
+            str(args.threads),
+            "--issuer",
+            issuer,
+            "--template",
+            str(variant),
+            "--notes-db",
+            str(state / "n.db"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )  # the decision lines
     try:
         wait_for(issuer + ".well-known/jwks.json", idp)
         wait_for(f"http://127.0.0.1:{gateway_port}/", gateway)
-        catalogue = json.load(urllib.request.urlopen(
-            f"http://127.0.0.1:{gateway_port}/"))
+        catalogue = json.load(urllib.request.urlopen(f"http://127.0.0.1:{gateway_port}/"))
         stage = {a["name"]: f"/{a['id']}/{a['stage']}" for a in catalogue["apis"]}
-        request = urllib.request.Request(issuer + "oauth/token", method="POST", data=(
-            f"grant_type=client_credentials&audience={AUDIENCE}&client_id={WRITER[0]}"
-            f"&client_secret={WRITER[1]}").encode())
+        request = urllib.request.Request(
+            issuer + "oauth/token",
+            method="POST",
+            data=(
+                f"grant_type=client_credentials&audience={AUDIENCE}&client_id={WRITER[0]}"
+                f"&client_secret={WRITER[1]}"
+            ).encode(),
+        )
         token = json.load(urllib.request.urlopen(request))["access_token"]
         bearer = {"Authorization": f"Bearer {token}"}
         # Every scenario sends the same headers, the bearer token included: what differs is
         # only the route's authorization, not the bytes on the wire.
         scenarios = {
             "GET /public (no authorizer)": (stage["RestTokenApi"] + "/public", bearer),
-            "GET /private, authorizer every request (TTL 0)":
-                (stage["RestTokenApi"] + "/private", bearer),
-            "GET /private, result cache (TTL 300)": (stage["RestRequestApi"] + "/private",
-                                                     bearer),
+            "GET /private, authorizer every request (TTL 0)": (
+                stage["RestTokenApi"] + "/private",
+                bearer,
+            ),
+            "GET /private, result cache (TTL 300)": (stage["RestRequestApi"] + "/private", bearer),
         }
         for path, headers in scenarios.values():  # warm: cold starts, JWKS fetch
             load("127.0.0.1", gateway_port, path, headers, 0.3, 2)
@@ -179,50 +216,75 @@ def main() -> int:
         for _ in range(args.rounds):
             for name, (path, headers) in scenarios.items():
                 if use_wrk:
-                    results[name].append(wrk_load(f"http://127.0.0.1:{gateway_port}{path}",
-                                                  headers, args.seconds, args.connections))
+                    results[name].append(
+                        wrk_load(
+                            f"http://127.0.0.1:{gateway_port}{path}",
+                            headers,
+                            args.seconds,
+                            args.connections,
+                        )
+                    )
                 else:
-                    results[name].append(load("127.0.0.1", gateway_port, path, headers,
-                                              args.seconds, args.connections))
+                    results[name].append(
+                        load(
+                            "127.0.0.1", gateway_port, path, headers, args.seconds, args.connections
+                        )
+                    )
     finally:
         for process in (gateway, idp):
             process.terminate()
             process.wait(timeout=10)
 
     client = "wrk (2 threads)" if use_wrk else "Python threads (no wrk: apt-get install wrk)"
-    print(f"\nclient: {client}; {args.connections} connections, {args.seconds:g} s per run, "
-          f"the median of {args.rounds} runs (by req/s), scenarios taking turns; client and "
-          "server share the same 2 cores\n")
-    print(f"{'scenario':<50} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'× public':>9} "
-          f"{'errors':>7}")
+    print(
+        f"\nclient: {client}; {args.connections} connections, {args.seconds:g} s per run, "
+        f"the median of {args.rounds} runs (by req/s), scenarios taking turns; client and "
+        "server share the same 2 cores\n"
+    )
+    print(
+        f"{'scenario':<50} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'× public':>9} {'errors':>7}"
+    )
     for name, runs in results.items():
         print(f"  {name:<48} runs: " + ", ".join(f"{r[0]:.0f}" for r in runs))
     print()
     # The median run of each scenario: a noisy neighbour's burst moves one run, not the verdict.
-    middle = {name: sorted(runs, key=lambda r: r[0])[len(runs) // 2]
-            for name, runs in results.items()}
+    middle = {
+        name: sorted(runs, key=lambda r: r[0])[len(runs) // 2] for name, runs in results.items()
+    }
     public = middle["GET /public (no authorizer)"][0]
     for name, (rps, latencies, errors) in middle.items():
-        print(f"{name:<50} {rps:>8.0f} {statistics.median(latencies):>8.2f} "
-              f"{p99(latencies):>8.2f} {rps / public:>9.2f} {errors:>7}")
+        print(
+            f"{name:<50} {rps:>8.0f} {statistics.median(latencies):>8.2f} "
+            f"{p99(latencies):>8.2f} {rps / public:>9.2f} {errors:>7}"
+        )
     uncached = middle["GET /private, authorizer every request (TTL 0)"]
     cached = middle["GET /private, result cache (TTL 300)"]
     worst_p99 = max(p99(r[1]) for r in middle.values())
     goals = [
-        ("private with cache ≥ 0.9× public", f"{cached[0] / public:.2f}×",
-         cached[0] / public >= 0.9),
-        ("private on every request ≥ 0.35× public", f"{uncached[0] / public:.2f}×",
-         uncached[0] / public >= 0.35),
-        (f"p99 ≤ 10 ms at {args.connections} connections", f"{worst_p99:.2f} ms",
-         worst_p99 <= 10),
-        ("no errors", str(sum(r[2] for r in middle.values())),
-         all(r[2] == 0 for r in middle.values())),
+        (
+            "private with cache ≥ 0.9× public",
+            f"{cached[0] / public:.2f}×",
+            cached[0] / public >= 0.9,
+        ),
+        (
+            "private on every request ≥ 0.35× public",
+            f"{uncached[0] / public:.2f}×",
+            uncached[0] / public >= 0.35,
+        ),
+        (f"p99 ≤ 10 ms at {args.connections} connections", f"{worst_p99:.2f} ms", worst_p99 <= 10),
+        (
+            "no errors",
+            str(sum(r[2] for r in middle.values())),
+            all(r[2] == 0 for r in middle.values()),
+        ),
     ]
     print(f"\n{'goal':<48} {'measured':>10} {'met':>5}")
     for goal, value, met in goals:
         print(f"{goal:<48} {value:>10} {'yes' if met else 'NO':>5}")
-    print(f"\nRATIO cached private / public = {cached[0] / public:.2f}x; uncached private / "
-          f"public = {uncached[0] / public:.2f}x")
+    print(
+        f"\nRATIO cached private / public = {cached[0] / public:.2f}x; uncached private / "
+        f"public = {uncached[0] / public:.2f}x"
+    )
     return 0
 
 

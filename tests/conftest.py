@@ -27,8 +27,14 @@ AUDIENCE = "https://api.authorizer-lab.local"
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -99,14 +105,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Any:
     gateway_url = f"http://127.0.0.1:{gateway.port}"
     state = tmp_path_factory.mktemp("lab")
     tenant = tenant_for(web_url)
-    idp_app = create_idp_app({
-        "IDP_ISSUER": idp_url + "/",
-        "IDP_DATABASE": str(state / "idp.sqlite3"),
-        "IDP_TENANT": tenant,
-    })
+    idp_app = create_idp_app(
+        {
+            "IDP_ISSUER": idp_url + "/",
+            "IDP_DATABASE": str(state / "idp.sqlite3"),
+            "IDP_TENANT": tenant,
+        }
+    )
     gateway_app = create_gateway(idp_url + "/", gateway_url, notes_db=state / "notes.sqlite3")
-    web_app = create_app({"TESTING": True},
-                         environ={"LOCAL_IDP_URL": idp_url, "API_BASE_URL": gateway_url})
+    web_app = create_app(
+        {"TESTING": True}, environ={"LOCAL_IDP_URL": idp_url, "API_BASE_URL": gateway_url}
+    )
     idp.start(idp_app)
     gateway.start(gateway_app)
     web.start(web_app)
@@ -134,22 +143,31 @@ class LabActions:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
 
-    def login(self, email: str, password: str,
-              session: requests.Session | None = None) -> requests.Session:
+    def login(
+        self, email: str, password: str, session: requests.Session | None = None
+    ) -> requests.Session:
         """Log in at the web app through the IdP's login page; return the browser session."""
         session = session or requests.Session()
         page = session.get(f"{self.lab.web_url}/login", timeout=5)
         assert page.url.startswith(self.lab.idp_url + "/authorize"), page.url
-        response = session.post(page.url, data={
-            **form_fields(page.text), "email": email, "password": password, "action": "login",
-        }, timeout=5)
+        response = session.post(
+            page.url,
+            data={
+                **form_fields(page.text),
+                "email": email,
+                "password": password,
+                "action": "login",
+            },
+            timeout=5,
+        )
         assert response.url.rstrip("/") == self.lab.web_url, response.text[:500]
         return session
 
     def logout(self, session: requests.Session) -> requests.Response:
         home = session.get(self.lab.web_url + "/", timeout=5)
-        return session.post(urljoin(self.lab.web_url, "/logout"), data=form_fields(home.text),
-                            timeout=5)
+        return session.post(
+            urljoin(self.lab.web_url, "/logout"), data=form_fields(home.text), timeout=5
+        )
 
 
 @pytest.fixture
@@ -158,6 +176,7 @@ def actions(lab: Lab) -> LabActions:
 
 
 # Browser tests -------------------------------------------------------------------------------
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip browser tests without Chromium, except where they are required (CI)."""

@@ -36,25 +36,40 @@ class Authorization:
 
     def params(self, **overrides: Any) -> dict[str, str]:
         params = {
-            "response_type": "code", "client_id": "lab-webapp",
+            "response_type": "code",
+            "client_id": "lab-webapp",
             "redirect_uri": self.redirect_uri,
             "scope": "openid profile email offline_access read:messages read:notes read:admin",
-            "state": "state-123", "nonce": "nonce-456", "audience": AUDIENCE,
-            "code_challenge": self.challenge, "code_challenge_method": "S256",
+            "state": "state-123",
+            "nonce": "nonce-456",
+            "audience": AUDIENCE,
+            "code_challenge": self.challenge,
+            "code_challenge_method": "S256",
         }
         params.update(overrides)
         return {k: v for k, v in params.items() if v is not None}
 
-    def login(self, credentials: tuple[str, str] = CUSTOMER, **overrides: Any,
-              ) -> requests.Response:
+    def login(
+        self,
+        credentials: tuple[str, str] = CUSTOMER,
+        **overrides: Any,
+    ) -> requests.Response:
         """Open the login page and submit it; return the IdP's answer (not followed)."""
         browser = requests.Session()
         url = f"{self.lab.idp_url}/authorize"
         page = browser.get(url, params=self.params(**overrides), timeout=5)
         assert page.status_code == 200, page.text
-        return browser.post(page.url, data={
-            **form_fields(page.text), "email": credentials[0], "password": credentials[1],
-            "action": "login"}, allow_redirects=False, timeout=5)
+        return browser.post(
+            page.url,
+            data={
+                **form_fields(page.text),
+                "email": credentials[0],
+                "password": credentials[1],
+                "action": "login",
+            },
+            allow_redirects=False,
+            timeout=5,
+        )
 
     def code(self, credentials: tuple[str, str] = CUSTOMER, **overrides: Any) -> str:
         response = self.login(credentials, **overrides)
@@ -64,23 +79,35 @@ class Authorization:
         return query["code"][0]
 
     def exchange(self, code: str, **overrides: Any) -> requests.Response:
-        data = {"grant_type": "authorization_code", "code": code,
-                "redirect_uri": self.redirect_uri, "code_verifier": self.verifier}
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": self.verifier,
+        }
         data.update(overrides)
         data = {k: v for k, v in data.items() if v is not None}
-        return requests.post(f"{self.lab.idp_url}/oauth/token", data=data,
-                             auth=("lab-webapp", WEBAPP_SECRET), timeout=5)
+        return requests.post(
+            f"{self.lab.idp_url}/oauth/token",
+            data=data,
+            auth=("lab-webapp", WEBAPP_SECRET),
+            timeout=5,
+        )
 
-    def tokens(self, credentials: tuple[str, str] = CUSTOMER, **overrides: Any,
-               ) -> dict[str, Any]:
+    def tokens(
+        self,
+        credentials: tuple[str, str] = CUSTOMER,
+        **overrides: Any,
+    ) -> dict[str, Any]:
         response = self.exchange(self.code(credentials, **overrides))
         assert response.status_code == 200, response.text
         return response.json()
 
 
 def client_credentials(lab: Any, client: tuple[str, str], **data: Any) -> requests.Response:
-    return requests.post(f"{lab.idp_url}/oauth/token",
-                         data={"grant_type": "client_credentials", **data},
-                         auth=client, timeout=5)
-
-
+    return requests.post(
+        f"{lab.idp_url}/oauth/token",
+        data={"grant_type": "client_credentials", **data},
+        auth=client,
+        timeout=5,
+    )

@@ -14,8 +14,7 @@ from tests.conftest import form_fields
 from webapp import create_app
 
 
-def test_login_shows_the_user_and_keeps_tokens_on_the_server(lab: Any,
-                                                            actions: LabActions) -> None:
+def test_login_shows_the_user_and_keeps_tokens_on_the_server(lab: Any, actions: LabActions) -> None:
     browser = requests.Session()
     browser.get(f"{lab.web_url}/", timeout=5)
     before = browser.get(f"{lab.web_url}/login", allow_redirects=False, timeout=5)
@@ -46,9 +45,15 @@ def test_login_asks_for_code_flow_with_pkce_state_nonce_and_audience(lab: Any) -
 
     location = response.headers["Location"]
     assert location.startswith(lab.idp_url + "/authorize?")
-    for part in ("response_type=code", "code_challenge_method=S256", "code_challenge=",
-                 "state=", "nonce=", "audience=https%3A%2F%2Fapi.authorizer-lab.local",
-                 "redirect_uri=http%3A%2F%2Flocalhost"):
+    for part in (
+        "response_type=code",
+        "code_challenge_method=S256",
+        "code_challenge=",
+        "state=",
+        "nonce=",
+        "audience=https%3A%2F%2Fapi.authorizer-lab.local",
+        "redirect_uri=http%3A%2F%2Flocalhost",
+    ):
         assert part in location, part
 
 
@@ -64,8 +69,7 @@ def test_profile_shows_userinfo_and_needs_a_login(lab: Any, actions: LabActions)
     assert "admin@example.com" in profile.text and "auth0|admin-0001" in profile.text
 
 
-def test_logout_needs_post_with_csrf_and_ends_both_sessions(lab: Any,
-                                                           actions: LabActions) -> None:
+def test_logout_needs_post_with_csrf_and_ends_both_sessions(lab: Any, actions: LabActions) -> None:
     browser = actions.login(*CUSTOMER)
 
     confirm = browser.get(f"{lab.web_url}/logout", timeout=5)
@@ -87,8 +91,9 @@ def test_a_cancelled_login_gets_a_friendly_page(lab: Any) -> None:
     browser = requests.Session()
     page = browser.get(f"{lab.web_url}/login", timeout=5)
 
-    response = browser.post(page.url, data={**form_fields(page.text), "action": "cancel"},
-                            timeout=5)
+    response = browser.post(
+        page.url, data={**form_fields(page.text), "action": "cancel"}, timeout=5
+    )
 
     assert response.status_code == 401
     assert "Login cancelled" in response.text
@@ -99,8 +104,9 @@ def test_a_callback_with_a_foreign_state_is_refused(lab: Any) -> None:
     browser = requests.Session()
     browser.get(f"{lab.web_url}/login", allow_redirects=False, timeout=5)
 
-    response = browser.get(f"{lab.web_url}/callback",
-                           params={"code": "abc", "state": "not-mine"}, timeout=5)
+    response = browser.get(
+        f"{lab.web_url}/callback", params={"code": "abc", "state": "not-mine"}, timeout=5
+    )
 
     assert response.status_code == 400
     assert "state does not match" in response.text
@@ -109,9 +115,12 @@ def test_a_callback_with_a_foreign_state_is_refused(lab: Any) -> None:
 def test_a_replayed_callback_does_not_log_in(lab: Any) -> None:
     browser = requests.Session()
     page = browser.get(f"{lab.web_url}/login", timeout=5)
-    login = browser.post(page.url, data={**form_fields(page.text), "email": CUSTOMER[0],
-                                         "password": CUSTOMER[1]}, allow_redirects=False,
-                         timeout=5)
+    login = browser.post(
+        page.url,
+        data={**form_fields(page.text), "email": CUSTOMER[0], "password": CUSTOMER[1]},
+        allow_redirects=False,
+        timeout=5,
+    )
     callback_url = login.headers["Location"]
     browser.get(callback_url, timeout=5)
 
@@ -121,8 +130,11 @@ def test_a_replayed_callback_does_not_log_in(lab: Any) -> None:
 
 
 def test_callback_errors_and_missing_code_are_explained(lab: Any) -> None:
-    error = requests.get(f"{lab.web_url}/callback", timeout=5,
-                         params={"error": "server_error", "error_description": "boom"})
+    error = requests.get(
+        f"{lab.web_url}/callback",
+        timeout=5,
+        params={"error": "server_error", "error_description": "boom"},
+    )
     empty = requests.get(f"{lab.web_url}/callback", timeout=5)
 
     assert error.status_code == 400 and "server_error: boom" in error.text
@@ -154,5 +166,4 @@ def test_security_headers_on_pages(lab: Any) -> None:
     assert headers["Referrer-Policy"] == "no-referrer"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Cache-Control"] == "no-store"
-    assert not re.search(r"https?://(?!localhost|127\.0\.0\.1)", headers[
-        "Content-Security-Policy"])
+    assert not re.search(r"https?://(?!localhost|127\.0\.0\.1)", headers["Content-Security-Policy"])

@@ -24,10 +24,15 @@ def test_testing_flag() -> None:
 
 
 def test_auth0_settings_switch_the_issuer() -> None:
-    app = create_app(environ={
-        "AUTH0_DOMAIN": "https://my-tenant.eu.auth0.com/", "AUTH0_CLIENT_ID": "abc",
-        "AUTH0_CLIENT_SECRET": "s3cret", "AUTH0_AUDIENCE": "https://api.example.com",
-        "API_BASE_URL": "https://x.execute-api.eu-west-1.amazonaws.com/dev/"})
+    app = create_app(
+        environ={
+            "AUTH0_DOMAIN": "https://my-tenant.eu.auth0.com/",
+            "AUTH0_CLIENT_ID": "abc",
+            "AUTH0_CLIENT_SECRET": "s3cret",
+            "AUTH0_AUDIENCE": "https://api.example.com",
+            "API_BASE_URL": "https://x.execute-api.eu-west-1.amazonaws.com/dev/",
+        }
+    )
 
     assert app.config["LAB_MODE"] == "auth0"
     assert app.config["AUTH0_ISSUER"] == "https://my-tenant.eu.auth0.com/"
@@ -58,9 +63,15 @@ def test_local_m2m_clients_match_the_idp_tenant_file() -> None:
 
 
 def test_auth0_m2m_clients_come_from_settings() -> None:
-    app = create_app(environ={
-        "AUTH0_DOMAIN": "t.auth0.com", "AUTH0_CLIENT_ID": "a", "AUTH0_CLIENT_SECRET": "b",
-        "AUTH0_AUDIENCE": "https://api", "M2M_READER_CLIENT_ID": "r",
-        "M2M_READER_CLIENT_SECRET": "s"})
+    app = create_app(
+        environ={
+            "AUTH0_DOMAIN": "t.auth0.com",
+            "AUTH0_CLIENT_ID": "a",
+            "AUTH0_CLIENT_SECRET": "b",
+            "AUTH0_AUDIENCE": "https://api",
+            "M2M_READER_CLIENT_ID": "r",
+            "M2M_READER_CLIENT_SECRET": "s",
+        }
+    )
 
     assert app.config["M2M_CLIENTS"] == {"m2m-reader": ("r", "s")}

@@ -18,27 +18,37 @@ def page_form(session: requests.Session, lab: Any) -> dict[str, str]:
 
 
 def test_calls_need_the_csrf_token(lab: Any) -> None:
-    response = requests.post(f"{lab.web_url}/ping/call", timeout=5,
-                             data={"api": "rest-token", "action": "public", "token": "none"})
+    response = requests.post(
+        f"{lab.web_url}/ping/call",
+        timeout=5,
+        data={"api": "rest-token", "action": "public", "token": "none"},
+    )
 
     assert response.status_code == 400
     assert "This form has expired" in response.text
 
 
-@pytest.mark.parametrize(("data", "status", "message"), [
-    ({"api": "rest-token", "action": "delete-everything"}, 400, "Unknown action"),
-    ({"api": "https://evil.example", "action": "public"}, 400, "Unknown API"),
-    ({"api": "rest-token", "action": "public", "token": "stolen"}, 400, "Unknown token"),
-    ({"api": "rest-token", "action": "private", "token": "access"}, 401, "Log in first"),
-    ({"api": "rest-token", "action": "add-note", "text": "x" * 501}, 400, "at most 500"),
-], ids=["unknown-action", "url-instead-of-api", "unknown-token", "logged-out-token",
-        "long-note"])
-def test_bad_choices_are_refused_clearly(lab: Any, data: dict[str, str], status: int,
-                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        ({"api": "rest-token", "action": "delete-everything"}, 400, "Unknown action"),
+        ({"api": "https://evil.example", "action": "public"}, 400, "Unknown API"),
+        ({"api": "rest-token", "action": "public", "token": "stolen"}, 400, "Unknown token"),
+        ({"api": "rest-token", "action": "private", "token": "access"}, 401, "Log in first"),
+        ({"api": "rest-token", "action": "add-note", "text": "x" * 501}, 400, "at most 500"),
+    ],
+    ids=["unknown-action", "url-instead-of-api", "unknown-token", "logged-out-token", "long-note"],
+)
+def test_bad_choices_are_refused_clearly(
+    lab: Any, data: dict[str, str], status: int, message: str
+) -> None:
     browser = requests.Session()
-    response = browser.post(f"{lab.web_url}/ping/call", timeout=5,
-                            data={**page_form(browser, lab), "token": "none", **data},
-                            headers={"X-Requested-With": "fetch"})
+    response = browser.post(
+        f"{lab.web_url}/ping/call",
+        timeout=5,
+        data={**page_form(browser, lab), "token": "none", **data},
+        headers={"X-Requested-With": "fetch"},
+    )
 
     assert response.status_code == status
     assert message in response.text
@@ -46,8 +56,11 @@ def test_bad_choices_are_refused_clearly(lab: Any, data: dict[str, str], status:
 
 def test_without_javascript_the_whole_page_comes_back(lab: Any) -> None:
     browser = requests.Session()
-    response = browser.post(f"{lab.web_url}/ping/call", timeout=5, data={
-        **page_form(browser, lab), "api": "http-jwt", "action": "private", "token": "none"})
+    response = browser.post(
+        f"{lab.web_url}/ping/call",
+        timeout=5,
+        data={**page_form(browser, lab), "api": "http-jwt", "action": "private", "token": "none"},
+    )
 
     assert response.status_code == 200
     assert "<html" in response.text
@@ -56,9 +69,17 @@ def test_without_javascript_the_whole_page_comes_back(lab: Any) -> None:
 
 def test_the_web_app_adds_the_token_server_side(lab: Any, actions: LabActions) -> None:
     browser = actions.login(*CUSTOMER)
-    response = browser.post(f"{lab.web_url}/ping/call", timeout=5, data={
-        **page_form(browser, lab), "api": "rest-request", "action": "private",
-        "token": "access"}, headers={"X-Requested-With": "fetch"})
+    response = browser.post(
+        f"{lab.web_url}/ping/call",
+        timeout=5,
+        data={
+            **page_form(browser, lab),
+            "api": "rest-request",
+            "action": "private",
+            "token": "access",
+        },
+        headers={"X-Requested-With": "fetch"},
+    )
 
     assert 'data-status="200"' in response.text
     assert "auth0|customer-0001" in response.text
@@ -66,19 +87,30 @@ def test_the_web_app_adds_the_token_server_side(lab: Any, actions: LabActions) -
 
 
 def test_reveal_needs_login_csrf_and_a_known_token(lab: Any, actions: LabActions) -> None:
-    forged = requests.post(f"{lab.web_url}/tokens/reveal", data={"which": "access"},
-                           timeout=5, allow_redirects=False)
+    forged = requests.post(
+        f"{lab.web_url}/tokens/reveal", data={"which": "access"}, timeout=5, allow_redirects=False
+    )
     stranger = requests.Session()
-    logged_out = stranger.post(f"{lab.web_url}/tokens/reveal", allow_redirects=False,
-                               data={**page_form(stranger, lab), "which": "access"}, timeout=5)
+    logged_out = stranger.post(
+        f"{lab.web_url}/tokens/reveal",
+        allow_redirects=False,
+        data={**page_form(stranger, lab), "which": "access"},
+        timeout=5,
+    )
     browser = actions.login(*CUSTOMER)
     fields = form_fields(browser.get(f"{lab.web_url}/tokens", timeout=5).text)
-    unknown = browser.post(f"{lab.web_url}/tokens/reveal", timeout=5,
-                           data={**fields, "which": "refresh"},
-                           headers={"X-Requested-With": "fetch"})
-    revealed = browser.post(f"{lab.web_url}/tokens/reveal", timeout=5,
-                            data={**fields, "which": "access"},
-                            headers={"X-Requested-With": "fetch"})
+    unknown = browser.post(
+        f"{lab.web_url}/tokens/reveal",
+        timeout=5,
+        data={**fields, "which": "refresh"},
+        headers={"X-Requested-With": "fetch"},
+    )
+    revealed = browser.post(
+        f"{lab.web_url}/tokens/reveal",
+        timeout=5,
+        data={**fields, "which": "access"},
+        headers={"X-Requested-With": "fetch"},
+    )
 
     assert forged.status_code == 400  # no CSRF token
     assert logged_out.status_code == 302 and logged_out.headers["Location"].endswith("/login")
@@ -88,13 +120,15 @@ def test_reveal_needs_login_csrf_and_a_known_token(lab: Any, actions: LabActions
 
 
 def test_an_unreachable_gateway_is_explained() -> None:
-    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False},
-                     environ={"API_BASE_URL": "http://127.0.0.1:9"})
+    app = create_app(
+        {"TESTING": True, "WTF_CSRF_ENABLED": False}, environ={"API_BASE_URL": "http://127.0.0.1:9"}
+    )
     client = app.test_client()
 
     page = client.get("/ping")
-    call = client.post("/ping/call", data={"api": "rest-token", "action": "public",
-                                           "token": "none"})
+    call = client.post(
+        "/ping/call", data={"api": "rest-token", "action": "public", "token": "none"}
+    )
 
     assert "No API is reachable" in page.text
     assert call.status_code == 503
@@ -102,9 +136,13 @@ def test_an_unreachable_gateway_is_explained() -> None:
 
 
 def test_deployed_api_urls_are_used_without_a_trace() -> None:
-    app = create_app({"TESTING": True}, environ={
-        "API_BASE_URL": "http://127.0.0.1:9",
-        "API_URL_HTTP_JWT": "https://abc.execute-api.eu-west-1.amazonaws.com/dev"})
+    app = create_app(
+        {"TESTING": True},
+        environ={
+            "API_BASE_URL": "http://127.0.0.1:9",
+            "API_URL_HTTP_JWT": "https://abc.execute-api.eu-west-1.amazonaws.com/dev",
+        },
+    )
 
     targets = app.extensions["api_directory"].targets()
 
@@ -112,20 +150,32 @@ def test_deployed_api_urls_are_used_without_a_trace() -> None:
     assert targets["http-jwt"].trace_url is None
 
 
-@pytest.mark.parametrize(("token", "api", "action", "status", "owner"), [
-    ("m2m-reader", "rest-token", "list-notes", 200, "lab-m2m-reader@clients"),
-    ("m2m-reader", "rest-token", "add-note", 403, None),
-    ("m2m-reader", "http-jwt", "add-note", 403, None),
-    ("m2m-writer", "http-jwt", "add-note", 201, "lab-m2m-writer@clients"),
-    ("m2m-writer", "http-lambda", "admin", 403, None),
-])
-def test_m2m_client_tokens_get_what_their_scopes_allow(lab: Any, token: str, api: str,
-                                                       action: str, status: int,
-                                                       owner: str | None) -> None:
+@pytest.mark.parametrize(
+    ("token", "api", "action", "status", "owner"),
+    [
+        ("m2m-reader", "rest-token", "list-notes", 200, "lab-m2m-reader@clients"),
+        ("m2m-reader", "rest-token", "add-note", 403, None),
+        ("m2m-reader", "http-jwt", "add-note", 403, None),
+        ("m2m-writer", "http-jwt", "add-note", 201, "lab-m2m-writer@clients"),
+        ("m2m-writer", "http-lambda", "admin", 403, None),
+    ],
+)
+def test_m2m_client_tokens_get_what_their_scopes_allow(
+    lab: Any, token: str, api: str, action: str, status: int, owner: str | None
+) -> None:
     browser = requests.Session()  # logged out: machine tokens need no person
-    response = browser.post(f"{lab.web_url}/ping/call", timeout=10, data={
-        **page_form(browser, lab), "api": api, "action": action, "token": token,
-        "text": "from a machine"}, headers={"X-Requested-With": "fetch"})
+    response = browser.post(
+        f"{lab.web_url}/ping/call",
+        timeout=10,
+        data={
+            **page_form(browser, lab),
+            "api": api,
+            "action": action,
+            "token": token,
+            "text": "from a machine",
+        },
+        headers={"X-Requested-With": "fetch"},
+    )
 
     assert f'data-status="{status}"' in response.text
     if owner:

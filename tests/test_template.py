@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_cfn_lint_passes() -> None:
     cfn_lint = Path(sys.executable).with_name("cfn-lint")
-    result = subprocess.run([str(cfn_lint), str(TEMPLATE)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(cfn_lint), str(TEMPLATE)], capture_output=True, text=True, check=False
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -45,11 +46,15 @@ def translated(monkeypatch_module: Any) -> dict[str, Any]:
     monkeypatch_module.setenv("AWS_DEFAULT_REGION", "us-east-1")
     try:
         # A policy map stands in for the IAM lookup the translator would make online.
-        policies = {"AWSLambdaBasicExecutionRole":
-                    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+        role = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+        policies = {"AWSLambdaBasicExecutionRole": role}
         return Translator(policies, Parser()).translate(
-            document, {"TokenIssuer": "https://tenant.auth0.com/",
-                       "JwksUri": "https://tenant.auth0.com/.well-known/jwks.json"})
+            document,
+            {
+                "TokenIssuer": "https://tenant.auth0.com/",
+                "JwksUri": "https://tenant.auth0.com/.well-known/jwks.json",
+            },
+        )
     except InvalidDocumentException as exc:
         pytest.fail("; ".join(str(e) for e in exc.causes))
 
@@ -66,7 +71,8 @@ def _rest_body(translated: dict[str, Any], logical_id: str) -> dict[str, Any]:
 
 
 def test_the_rest_token_authorizer_translates_as_the_emulator_serves_it(
-        translated: dict[str, Any]) -> None:
+    translated: dict[str, Any],
+) -> None:
     body = _rest_body(translated, "RestTokenApi")
     authorizer = body["securityDefinitions"]["TokenAuthorizer"]["x-amazon-apigateway-authorizer"]
     model = load_model(local_parameters())
@@ -81,13 +87,19 @@ def test_the_rest_token_authorizer_translates_as_the_emulator_serves_it(
     assert body["paths"]["/private"]["get"]["security"] == [{"TokenAuthorizer": []}]
 
 
-@pytest.mark.parametrize("logical_id", ["RestTokenApi", "RestRequestApi", "HttpLambdaApi",
-                                        "HttpJwtApi"])
-def test_the_emulator_serves_exactly_the_translated_routes(translated: dict[str, Any],
-                                                           logical_id: str) -> None:
+@pytest.mark.parametrize(
+    "logical_id", ["RestTokenApi", "RestRequestApi", "HttpLambdaApi", "HttpJwtApi"]
+)
+def test_the_emulator_serves_exactly_the_translated_routes(
+    translated: dict[str, Any], logical_id: str
+) -> None:
     body = _rest_body(translated, logical_id)
-    translated_routes = {(method.upper(), path) for path, methods in body["paths"].items()
-                         for method in methods if method != "parameters"}
+    translated_routes = {
+        (method.upper(), path)
+        for path, methods in body["paths"].items()
+        for method in methods
+        if method != "parameters"
+    }
     served = next(a for a in load_model(local_parameters()).apis if a.logical_id == logical_id)
 
     assert translated_routes == {(r.method, r.path) for r in served.routes}

@@ -28,17 +28,38 @@ def jwt_of(claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
     return f"{b64(header or {'alg': 'RS256', 'typ': 'JWT', 'kid': 'k1'})}.{b64(claims)}.c2ln"
 
 
-ACCESS = {"iss": ISSUER, "sub": "auth0|c", "aud": [API, ISSUER + "userinfo"], "iat": NOW - 60,
-          "exp": NOW + 3600, "azp": "lab-webapp", "scope": "openid read:notes",
-          "permissions": ["read:notes"]}
-ID = {"iss": ISSUER, "sub": "auth0|c", "aud": "lab-webapp", "iat": NOW - 60, "exp": NOW + 3600,
-      "nonce": "n", "email": "c@example.com"}
+ACCESS = {
+    "iss": ISSUER,
+    "sub": "auth0|c",
+    "aud": [API, ISSUER + "userinfo"],
+    "iat": NOW - 60,
+    "exp": NOW + 3600,
+    "azp": "lab-webapp",
+    "scope": "openid read:notes",
+    "permissions": ["read:notes"],
+}
+ID = {
+    "iss": ISSUER,
+    "sub": "auth0|c",
+    "aud": "lab-webapp",
+    "iat": NOW - 60,
+    "exp": NOW + 3600,
+    "nonce": "n",
+    "email": "c@example.com",
+}
 
 
-@pytest.mark.parametrize(("token", "kind"), [
-    (None, "none"), ("", "none"), ("Zk3_n6YpYvRjF0qz3J8u1Xo2", "opaque"),
-    ("a.b.c.d.e", "encrypted (JWE)"), (jwt_of(ACCESS), "JWT"), ("x.y.z", "opaque"),
-])
+@pytest.mark.parametrize(
+    ("token", "kind"),
+    [
+        (None, "none"),
+        ("", "none"),
+        ("Zk3_n6YpYvRjF0qz3J8u1Xo2", "opaque"),
+        ("a.b.c.d.e", "encrypted (JWE)"),
+        (jwt_of(ACCESS), "JWT"),
+        ("x.y.z", "opaque"),
+    ],
+)
 def test_classify(token: str | None, kind: str) -> None:
     assert classify(token) == kind
 
@@ -69,8 +90,9 @@ def test_an_opaque_token_is_explained_by_the_missing_audience() -> None:
 
 
 def test_expired_and_foreign_tokens_are_warned_about() -> None:
-    token = jwt_of({**ACCESS, "exp": NOW - 180, "aud": "https://other.example",
-                    "iss": "https://evil.example/"})
+    token = jwt_of(
+        {**ACCESS, "exp": NOW - 180, "aud": "https://other.example", "iss": "https://evil.example/"}
+    )
 
     view = inspect(token, "Access token", API, ISSUER, "lab-webapp", now=NOW)
 
@@ -85,7 +107,8 @@ def test_m2m_tokens_are_recognised() -> None:
     token = jwt_of({**ACCESS, "sub": "svc@clients", "gty": "client-credentials", "aud": API})
 
     assert inspect(token, "t", API, ISSUER, "lab-webapp", now=NOW).role == (
-        "machine-to-machine access token")
+        "machine-to-machine access token"
+    )
 
 
 def test_compare_marks_only_differing_claims() -> None:
@@ -108,10 +131,17 @@ def test_tampered_changes_the_signature_only() -> None:
     assert forged.rsplit(".", 1)[0] == token.rsplit(".", 1)[0]
 
 
-@pytest.mark.parametrize(("seconds", "words"), [
-    (5, "5 seconds"), (1, "1 second"), (60, "1 minute"), (179, "2 minutes"),
-    (7200, "2 hours"), (3 * 86400, "3 days"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (5, "5 seconds"),
+        (1, "1 second"),
+        (60, "1 minute"),
+        (179, "2 minutes"),
+        (7200, "2 hours"),
+        (3 * 86400, "3 days"),
+    ],
+)
 def test_relative(seconds: int, words: str) -> None:
     assert relative(seconds) == words
 

@@ -27,8 +27,9 @@ from .sessions import ServerSideSessionInterface
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def create_app(test_config: Mapping[str, Any] | None = None,
-               environ: Mapping[str, str] | None = None) -> Flask:
+def create_app(
+    test_config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Flask:
     """Create the web app.
 
     :param test_config: settings that override everything else (tests).
@@ -79,9 +80,13 @@ def create_app(test_config: Mapping[str, Any] | None = None,
     from .m2m import M2MTokens
 
     app.extensions["api_directory"] = ApiDirectory(app.config)
-    app.extensions["m2m"] = M2MTokens(app.config, [
-        M2MClient(key, f"{client_id} (client credentials)", client_id, secret)
-        for key, (client_id, secret) in app.config["M2M_CLIENTS"].items()])
+    app.extensions["m2m"] = M2MTokens(
+        app.config,
+        [
+            M2MClient(key, f"{client_id} (client credentials)", client_id, secret)
+            for key, (client_id, secret) in app.config["M2M_CLIENTS"].items()
+        ],
+    )
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(ping.bp)
@@ -104,9 +109,11 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError) -> tuple[str, int]:
-        return page("This form has expired",
-                    "The page was open too long or came from another site. "
-                    "Reload the page and try again.", 400)
+        return page(
+            "This form has expired",
+            "The page was open too long or came from another site. Reload the page and try again.",
+            400,
+        )
 
     @app.errorhandler(404)
     def not_found(error: Exception) -> tuple[str, int]:
@@ -114,13 +121,17 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(405)
     def method_not_allowed(error: Exception) -> tuple[str, int]:
-        return page("Method not allowed",
-                    f"{request.path} does not accept {request.method} requests.", 405)
+        return page(
+            "Method not allowed", f"{request.path} does not accept {request.method} requests.", 405
+        )
 
     @app.errorhandler(500)
     def internal_error(error: Exception) -> tuple[str, int]:
-        return page("Something went wrong",
-                    "The web app hit an unexpected error; the details are in its log.", 500)
+        return page(
+            "Something went wrong",
+            "The web app hit an unexpected error; the details are in its log.",
+            500,
+        )
 
 
 def _register_security_headers(app: Flask) -> None:
@@ -130,7 +141,8 @@ def _register_security_headers(app: Flask) -> None:
         headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-            "frame-ancestors 'none'")
+            "frame-ancestors 'none'",
+        )
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("X-Content-Type-Options", "nosniff")
         # The callback URL carries the code and state: never leak it in a Referer.

@@ -33,14 +33,30 @@ class ApiStyle:
 
 
 STYLES = (
-    ApiStyle("rest-token", "REST API · Lambda TOKEN authorizer", "RestTokenApi",
-             "API_URL_REST_TOKEN", "REST"),
-    ApiStyle("rest-request", "REST API · Lambda REQUEST authorizer", "RestRequestApi",
-             "API_URL_REST_REQUEST", "REST"),
-    ApiStyle("http-lambda", "HTTP API · Lambda authorizer, simple responses", "HttpLambdaApi",
-             "API_URL_HTTP_LAMBDA", "HTTP"),
-    ApiStyle("http-jwt", "HTTP API · built-in JWT authorizer", "HttpJwtApi",
-             "API_URL_HTTP_JWT", "HTTP"),
+    ApiStyle(
+        "rest-token",
+        "REST API · Lambda TOKEN authorizer",
+        "RestTokenApi",
+        "API_URL_REST_TOKEN",
+        "REST",
+    ),
+    ApiStyle(
+        "rest-request",
+        "REST API · Lambda REQUEST authorizer",
+        "RestRequestApi",
+        "API_URL_REST_REQUEST",
+        "REST",
+    ),
+    ApiStyle(
+        "http-lambda",
+        "HTTP API · Lambda authorizer, simple responses",
+        "HttpLambdaApi",
+        "API_URL_HTTP_LAMBDA",
+        "HTTP",
+    ),
+    ApiStyle(
+        "http-jwt", "HTTP API · built-in JWT authorizer", "HttpJwtApi", "API_URL_HTTP_JWT", "HTTP"
+    ),
 )
 STYLE_BY_KEY = {style.key: style for style in STYLES}
 
@@ -51,8 +67,15 @@ ACTIONS = {
     "list-notes": ("GET", "/notes", "List notes"),
     "add-note": ("POST", "/notes", "Add note"),
 }
-SHOWN_HEADERS = ("content-type", "x-amzn-requestid", "apigw-requestid", "x-amzn-errortype",
-                 "www-authenticate", "x-amz-apigw-id", "content-length")
+SHOWN_HEADERS = (
+    "content-type",
+    "x-amzn-requestid",
+    "apigw-requestid",
+    "x-amzn-errortype",
+    "www-authenticate",
+    "x-amz-apigw-id",
+    "content-length",
+)
 
 
 @dataclass
@@ -100,13 +123,13 @@ class ApiDirectory:
         if self._fetched and time.monotonic() - self._fetched < ttl:
             return self._catalogue
         try:
-            response = requests.get(self.config["API_BASE_URL"] + "/",
-                                    timeout=self.config["HTTP_TIMEOUT"])
+            response = requests.get(
+                self.config["API_BASE_URL"] + "/", timeout=self.config["HTTP_TIMEOUT"]
+            )
             document = response.json() if response.status_code == 200 else None
         except (requests.RequestException, ValueError):
             document = None
-        self._catalogue = document if isinstance(document, dict) and "apis" in document \
-            else None
+        self._catalogue = document if isinstance(document, dict) and "apis" in document else None
         self._fetched = time.monotonic()
         return self._catalogue
 
@@ -119,8 +142,11 @@ class ApiDirectory:
             for style in STYLES:
                 api = by_name.get(style.logical_id)
                 if api:
-                    found[style.key] = Target(style, api["base_url"].rstrip("/"),
-                                              self.config["API_BASE_URL"] + "/_lab/traces/")
+                    found[style.key] = Target(
+                        style,
+                        api["base_url"].rstrip("/"),
+                        self.config["API_BASE_URL"] + "/_lab/traces/",
+                    )
         for style in STYLES:
             url = self.config.get(style.setting)
             if url:
@@ -138,19 +164,30 @@ def build_curl(method: str, url: str, token_kind: str, body: str | None) -> str:
     if token_kind != "none":
         parts += ["-H", f'"Authorization: Bearer {TOKEN_PLACEHOLDER}"']
     if body is not None:
-        parts += ["-H", shlex.quote("Content-Type: application/json"), "--data",
-                  shlex.quote(body)]
+        parts += ["-H", shlex.quote("Content-Type: application/json"), "--data", shlex.quote(body)]
     return " ".join(parts)
 
 
-def call(target: Target, action: str, token: str | None, token_kind: str,
-         note_text: str | None, timeout: float) -> CallResult:
+def call(
+    target: Target,
+    action: str,
+    token: str | None,
+    token_kind: str,
+    note_text: str | None,
+    timeout: float,
+) -> CallResult:
     """Call one route of one API with the given bearer token (or none)."""
     method, path, _ = ACTIONS[action]
     url = target.base_url + path
     body = json.dumps({"text": note_text or ""}) if action == "add-note" else None
-    result = CallResult(target.style, action, method, url, token_kind,
-                        curl=build_curl(method, url, token_kind, body))
+    result = CallResult(
+        target.style,
+        action,
+        method,
+        url,
+        token_kind,
+        curl=build_curl(method, url, token_kind, body),
+    )
     headers = {"Accept": "application/json", "User-Agent": "authorizer-lab-webapp"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
@@ -158,11 +195,14 @@ def call(target: Target, action: str, token: str | None, token_kind: str,
         headers["Content-Type"] = "application/json"
     started = time.perf_counter()
     try:
-        response = requests.request(method, url, headers=headers, data=body, timeout=timeout,
-                                    allow_redirects=False)
+        response = requests.request(
+            method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
+        )
     except requests.RequestException:
-        result.error = (f"The API at {target.base_url} is not reachable. With `make run` the "
-                        "local gateway starts on its own.")
+        result.error = (
+            f"The API at {target.base_url} is not reachable. With `make run` the "
+            "local gateway starts on its own."
+        )
         return result
     result.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     result.status = response.status_code
@@ -172,10 +212,10 @@ def call(target: Target, action: str, token: str | None, token_kind: str,
         result.json_body = response.json()
     except ValueError:
         result.json_body = None
-    result.headers = [(k, v) for k, v in response.headers.items()
-                      if k.lower() in SHOWN_HEADERS]
+    result.headers = [(k, v) for k, v in response.headers.items() if k.lower() in SHOWN_HEADERS]
     result.request_id = response.headers.get("x-amzn-RequestId") or response.headers.get(
-        "apigw-requestid")
+        "apigw-requestid"
+    )
     if target.trace_url and result.request_id:
         try:
             traced = requests.get(target.trace_url + result.request_id, timeout=timeout)

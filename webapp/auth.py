@@ -52,10 +52,12 @@ def fresh_tokens() -> dict[str, Any] | None:
     client = idp_client()
     try:
         endpoint = client.load_server_metadata()["token_endpoint"]
-        response = requests.post(endpoint, timeout=current_app.config["HTTP_TIMEOUT"], data={
-            "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-            auth=(current_app.config["AUTH0_CLIENT_ID"],
-                  current_app.config["AUTH0_CLIENT_SECRET"]))
+        response = requests.post(
+            endpoint,
+            timeout=current_app.config["HTTP_TIMEOUT"],
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            auth=(current_app.config["AUTH0_CLIENT_ID"], current_app.config["AUTH0_CLIENT_SECRET"]),
+        )
     except (requests.RequestException, KeyError, ValueError):
         return tokens  # keep what we have; the API will say the token expired
     if response.status_code != 200:
@@ -63,9 +65,12 @@ def fresh_tokens() -> dict[str, Any] | None:
         session.clear()
         return None
     fresh = response.json()
-    tokens = {**tokens, "access_token": fresh.get("access_token"),
-              "refresh_token": fresh.get("refresh_token") or tokens.get("refresh_token"),
-              "expires_at": int(time.time()) + int(fresh.get("expires_in") or 0)}
+    tokens = {
+        **tokens,
+        "access_token": fresh.get("access_token"),
+        "refresh_token": fresh.get("refresh_token") or tokens.get("refresh_token"),
+        "expires_at": int(time.time()) + int(fresh.get("expires_in") or 0),
+    }
     if fresh.get("id_token"):
         tokens["id_token"] = fresh["id_token"]
     session["tokens"] = tokens
@@ -86,8 +91,9 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _failure(title: str, message: str, status: int) -> tuple[str, int]:
-    return render_template("error.html", title=title, message=message,
-                           retry=url_for("auth.login")), status
+    return render_template(
+        "error.html", title=title, message=message, retry=url_for("auth.login")
+    ), status
 
 
 def _load_metadata(client: Any) -> dict[str, Any]:
@@ -96,8 +102,9 @@ def _load_metadata(client: Any) -> dict[str, Any]:
     metadata = client.load_server_metadata()
     expected = current_app.config["AUTH0_ISSUER"]
     if metadata.get("issuer") != expected:
-        raise ValueError(f"the discovery document names issuer {metadata.get('issuer')!r}, "
-                         f"not {expected!r}")
+        raise ValueError(
+            f"the discovery document names issuer {metadata.get('issuer')!r}, not {expected!r}"
+        )
     return metadata
 
 
@@ -109,12 +116,16 @@ def login() -> Any:
     try:
         _load_metadata(client)
     except requests.RequestException:
-        return _failure("The identity provider is not reachable",
-                        f"The web app could not reach {issuer}. Is it running? "
-                        "With `make run` it starts on its own.", 503)
+        return _failure(
+            "The identity provider is not reachable",
+            f"The web app could not reach {issuer}. Is it running? "
+            "With `make run` it starts on its own.",
+            503,
+        )
     except ValueError as exc:
-        return _failure("The identity provider is misconfigured",
-                        f"Refusing to log in: {exc}.", 502)
+        return _failure(
+            "The identity provider is misconfigured", f"Refusing to log in: {exc}.", 502
+        )
     return client.authorize_redirect(url_for("auth.callback", _external=True))
 
 
@@ -125,31 +136,42 @@ def callback() -> Any:
     if error:
         description = request.args.get("error_description") or "no description given"
         if error == "access_denied":
-            return _failure("Login cancelled",
-                            f"The login did not complete: {description}.", 401)
-        return _failure("The identity provider returned an error", f"{error}: {description}",
-                        400)
+            return _failure("Login cancelled", f"The login did not complete: {description}.", 401)
+        return _failure("The identity provider returned an error", f"{error}: {description}", 400)
     if not request.args.get("code"):
-        return _failure("Nothing to log in with",
-                        "This page is where the identity provider sends you back after a "
-                        "login; it was opened without a code.", 400)
+        return _failure(
+            "Nothing to log in with",
+            "This page is where the identity provider sends you back after a "
+            "login; it was opened without a code.",
+            400,
+        )
     client = idp_client()
     try:
         token = client.authorize_access_token()
     except MismatchingStateError:
-        return _failure("This login cannot be finished",
-                        "Its state does not match any login started in this browser session: "
-                        "it was already used, started in another browser, or the session "
-                        "expired.", 400)
+        return _failure(
+            "This login cannot be finished",
+            "Its state does not match any login started in this browser session: "
+            "it was already used, started in another browser, or the session "
+            "expired.",
+            400,
+        )
     except OAuthError as exc:
-        return _failure("The identity provider refused the login",
-                        f"{exc.error}: {exc.description or 'no description given'}", 502)
+        return _failure(
+            "The identity provider refused the login",
+            f"{exc.error}: {exc.description or 'no description given'}",
+            502,
+        )
     except JoseError as exc:
-        return _failure("The ID token is not valid",
-                        f"Refusing the login: {exc.error}: {exc.description}", 502)
+        return _failure(
+            "The ID token is not valid", f"Refusing the login: {exc.error}: {exc.description}", 502
+        )
     except requests.RequestException:
-        return _failure("The identity provider is not reachable",
-                        "The code could not be exchanged for tokens.", 503)
+        return _failure(
+            "The identity provider is not reachable",
+            "The code could not be exchanged for tokens.",
+            503,
+        )
 
     next_path = session.get("next")
     session.clear()
@@ -161,12 +183,15 @@ def callback() -> Any:
         "refresh_token": token.get("refresh_token"),
         "token_type": token.get("token_type"),
         "scope": token.get("scope"),
-        "expires_at": token.get("expires_at") or int(time.time()) + int(
-            token.get("expires_in") or 0),
+        "expires_at": token.get("expires_at")
+        or int(time.time()) + int(token.get("expires_in") or 0),
     }
     log.info("login: sub=%s", session["user"].get("sub"))
-    if isinstance(next_path, str) and next_path.startswith("/") and not next_path.startswith(
-            ("//", "/\\")):
+    if (
+        isinstance(next_path, str)
+        and next_path.startswith("/")
+        and not next_path.startswith(("//", "/\\"))
+    ):
         return redirect(next_path)
     return redirect(url_for("pages.home"))
 
@@ -184,9 +209,12 @@ def logout() -> Any:
         metadata = _load_metadata(client)
     except (requests.RequestException, ValueError):
         return render_template(
-            "error.html", title="Logged out of the lab",
+            "error.html",
+            title="Logged out of the lab",
             message="Your session here has ended, but the identity provider could not be "
-                    "reached to end its own session.", retry=None), 503
+            "reached to end its own session.",
+            retry=None,
+        ), 503
     # client_id rather than id_token_hint: no token ever goes into a URL.
     if metadata.get("end_session_endpoint"):
         query = {"client_id": config["AUTH0_CLIENT_ID"], "post_logout_redirect_uri": return_to}

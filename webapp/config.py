@@ -23,7 +23,8 @@ DEFAULT_AUDIENCE = "https://api.authorizer-lab.local"
 
 # Ask for every API permission: with RBAC the IdP grants only those the user's roles hold.
 DEFAULT_SCOPE = (
-    "openid profile email offline_access read:messages read:notes write:notes read:admin")
+    "openid profile email offline_access read:messages read:notes write:notes read:admin"
+)
 
 AUTH0_SETTINGS = ("AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET", "AUTH0_AUDIENCE")
 
@@ -36,7 +37,7 @@ def _domain(value: str) -> str:
     value = value.strip()
     for prefix in ("https://", "http://"):
         if value.startswith(prefix):
-            value = value[len(prefix):]
+            value = value[len(prefix) :]
     return value.rstrip("/")
 
 
@@ -55,8 +56,12 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
     }
     # The four API URLs of a deployed stack (`sam deploy` outputs); locally the gateway's
     # catalogue provides them.
-    for name in ("API_URL_REST_TOKEN", "API_URL_REST_REQUEST", "API_URL_HTTP_LAMBDA",
-                 "API_URL_HTTP_JWT"):
+    for name in (
+        "API_URL_REST_TOKEN",
+        "API_URL_REST_REQUEST",
+        "API_URL_HTTP_LAMBDA",
+        "API_URL_HTTP_JWT",
+    ):
         if env.get(name):
             settings[name] = env[name].rstrip("/")
     if domain:
@@ -65,11 +70,13 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
             raise ConfigError(
                 f"AUTH0_DOMAIN is set to {domain!r}, so the app talks to that Auth0 tenant, "
                 f"but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set. "
-                "Set them in .env (see .env.example) or unset AUTH0_DOMAIN for local mode.")
+                "Set them in .env (see .env.example) or unset AUTH0_DOMAIN for local mode."
+            )
         settings["M2M_CLIENTS"] = {
             key: (env[f"{prefix}_CLIENT_ID"], env[f"{prefix}_CLIENT_SECRET"])
             for key, prefix in (("m2m-reader", "M2M_READER"), ("m2m-writer", "M2M_WRITER"))
-            if env.get(f"{prefix}_CLIENT_ID") and env.get(f"{prefix}_CLIENT_SECRET")}
+            if env.get(f"{prefix}_CLIENT_ID") and env.get(f"{prefix}_CLIENT_SECRET")
+        }
         settings.update(
             LAB_MODE="auth0",
             AUTH0_ISSUER=f"https://{domain}/",

@@ -21,21 +21,21 @@ from .tokens import relative
 REASONS = {
     "allowed": "the token is valid and carries what the route needs",
     "identity_source_missing": "no Authorization header was sent, so API Gateway refused the "
-                               "call without invoking the authorizer",
+    "call without invoking the authorizer",
     "validation_expression": "the Authorization header does not match the authorizer's "
-                             "validation expression (it must read `Bearer <token>`, capital B),"
-                             " so API Gateway refused it without invoking the authorizer",
+    "validation expression (it must read `Bearer <token>`, capital B),"
+    " so API Gateway refused it without invoking the authorizer",
     "missing_token": "no token was sent",
     "not_bearer": "the Authorization header does not use the Bearer scheme",
     "malformed_token": "the token is not a well-formed JWT",
     "token_too_large": "the token is larger than the authorizer accepts",
     "opaque_token": "this is an opaque access token: it was issued without an `audience`, so "
-                    "only the identity provider's /userinfo accepts it",
+    "only the identity provider's /userinfo accepts it",
     "encrypted_token": "this is an encrypted token (JWE); the API takes signed JWTs",
     "alg_not_allowed": "the token is not signed with RS256, the only algorithm accepted",
     "crit_unsupported": "the token asks for extensions (`crit`) the API does not implement",
     "header_key_reference": "the token names its own key (jku/x5u/x5c/jwk); keys come only "
-                            "from the issuer's JWKS",
+    "from the issuer's JWKS",
     "wrong_token_type": "the token's `typ` says it is not an access token",
     "kid_missing": "the token has no key id (`kid`)",
     "unknown_kid": "the token's key id is not in the issuer's JWKS",
@@ -89,15 +89,23 @@ class Explanation:
 def reason_words(code: str | None, detail: str | None = None) -> str:
     """Put a reason code in plain words, with the authorizer's detail when it adds to it."""
     words = REASONS.get(code or "", code or "no reason recorded")
-    if detail and code in ("token_expired", "token_not_yet_valid", "insufficient_permission",
-                           "wrong_issuer", "wrong_audience", "unknown_kid", "id_token",
-                           "insufficient_scope"):
+    if detail and code in (
+        "token_expired",
+        "token_not_yet_valid",
+        "insufficient_permission",
+        "wrong_issuer",
+        "wrong_audience",
+        "unknown_kid",
+        "id_token",
+        "insufficient_scope",
+    ):
         return f"{words} ({detail.rstrip('.')})"
     return words
 
 
-def explain(result: CallResult, sent_token: str | None, expected_audience: str,
-            now: float | None = None) -> Explanation:
+def explain(
+    result: CallResult, sent_token: str | None, expected_audience: str, now: float | None = None
+) -> Explanation:
     """Explain one call."""
     if result.error:
         return Explanation(result.error, hops=["webapp"])
@@ -126,17 +134,23 @@ def _from_trace(result: CallResult, status: int, meaning: str) -> Explanation:
         explanation.cache = authorizer.get("cache")
         style = authorizer.get("style", "authorizer")
         if not authorizer.get("identity_source_present"):
-            steps.append(f"The {style} needs {', '.join(authorizer.get('identity_sources', []))}"
-                         ", which the request did not carry.")
+            steps.append(
+                f"The {style} needs {', '.join(authorizer.get('identity_sources', []))}"
+                ", which the request did not carry."
+            )
         elif authorizer.get("type") == "JWT":
             steps.append(f"API Gateway's own {style} checked the token (no Lambda involved).")
         elif authorizer.get("cache") == "hit":
-            steps.append(f"The {style} was not invoked: API Gateway reused the policy it cached "
-                         f"for this token (TTL {authorizer.get('ttl')} s).")
+            steps.append(
+                f"The {style} was not invoked: API Gateway reused the policy it cached "
+                f"for this token (TTL {authorizer.get('ttl')} s)."
+            )
         elif authorizer.get("invoked"):
             start = "cold start" if authorizer.get("cold_start") else "warm"
-            steps.append(f"API Gateway invoked the {style} ({start}, "
-                         f"{authorizer.get('duration_ms', 0):.1f} ms).")
+            steps.append(
+                f"API Gateway invoked the {style} ({start}, "
+                f"{authorizer.get('duration_ms', 0):.1f} ms)."
+            )
             hops.append("authorizer")
         decision = authorizer.get("decision") or {}
         code = authorizer.get("reason") or decision.get("reason")
@@ -149,20 +163,29 @@ def _from_trace(result: CallResult, status: int, meaning: str) -> Explanation:
         explanation.reason_code = code
         explanation.detail = detail
         outcome = authorizer.get("outcome")
-        verdict = {"allow": "allowed the call", "deny": "denied the call",
-                   "unauthorized": "refused the token", "error": "failed"}.get(
-            outcome or "", outcome or "decided")
+        verdict = {
+            "allow": "allowed the call",
+            "deny": "denied the call",
+            "unauthorized": "refused the token",
+            "error": "failed",
+        }.get(outcome or "", outcome or "decided")
         steps.append(f"The authorizer {verdict}: {reason_words(code, detail)}.")
         if authorizer.get("cached_decision_reason") and code != "allowed":
-            steps.append("The cached policy was written when the token first came; it lists "
-                         "every route with Allow or Deny.")
+            steps.append(
+                "The cached policy was written when the token first came; it lists "
+                "every route with Allow or Deny."
+            )
         policy = trace.get("policy")
         if policy:
             explanation.policy = policy
-            effect = {"Allow": "allows", "Deny": "explicitly denies",
-                      "ImplicitDeny": "does not cover"}.get(policy.get("effect"), "?")
-            statement = f" (statement resource {policy['resource']})" if policy.get(
-                "resource") else ""
+            effect = {
+                "Allow": "allows",
+                "Deny": "explicitly denies",
+                "ImplicitDeny": "does not cover",
+            }.get(policy.get("effect"), "?")
+            statement = (
+                f" (statement resource {policy['resource']})" if policy.get("resource") else ""
+            )
             steps.append(f"The policy {effect} {policy.get('arn')}{statement}.")
         if authorizer.get("error"):
             steps.append(f"Error: {authorizer['error'].get('message')}.")
@@ -170,8 +193,10 @@ def _from_trace(result: CallResult, status: int, meaning: str) -> Explanation:
     if integration:
         hops.append("function")
         start = "cold start" if integration.get("cold_start") else "warm"
-        steps.append(f"The function {integration.get('function')} answered "
-                     f"{integration.get('status', status)} ({start}).")
+        steps.append(
+            f"The function {integration.get('function')} answered "
+            f"{integration.get('status', status)} ({start})."
+        )
     if explanation.reason_code and status >= 400:
         detail = explanation.detail
         explanation.headline = f"{status}: {reason_words(explanation.reason_code, detail)}."
@@ -200,12 +225,21 @@ def policy_seen(trace: dict[str, Any]) -> bool:
     return bool(trace.get("policy"))
 
 
-def _without_trace(result: CallResult, status: int, meaning: str, sent_token: str | None,
-                   expected_audience: str, now: float | None) -> Explanation:
+def _without_trace(
+    result: CallResult,
+    status: int,
+    meaning: str,
+    sent_token: str | None,
+    expected_audience: str,
+    now: float | None,
+) -> Explanation:
     now = time.time() if now is None else now
-    steps = ["No trace is available: this API is not the local gateway (on AWS, the "
-             "authorizer's decision line is in CloudWatch Logs"
-             + (f", request id {result.request_id}" if result.request_id else "") + ")."]
+    steps = [
+        "No trace is available: this API is not the local gateway (on AWS, the "
+        "authorizer's decision line is in CloudWatch Logs"
+        + (f", request id {result.request_id}" if result.request_id else "")
+        + ")."
+    ]
     code = None
     if status in (401, 403) and sent_token:
         kind = classify(sent_token)

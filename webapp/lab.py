@@ -27,10 +27,20 @@ REVEALABLE = ("access", "id", "tampered")
 
 def _views(tokens: dict[str, Any]) -> tuple[Any, Any]:
     config = current_app.config
-    id_view = inspect(tokens.get("id_token"), "ID token", config["AUTH0_AUDIENCE"],
-                      config["AUTH0_ISSUER"], config["AUTH0_CLIENT_ID"])
-    access_view = inspect(tokens.get("access_token"), "Access token", config["AUTH0_AUDIENCE"],
-                          config["AUTH0_ISSUER"], config["AUTH0_CLIENT_ID"])
+    id_view = inspect(
+        tokens.get("id_token"),
+        "ID token",
+        config["AUTH0_AUDIENCE"],
+        config["AUTH0_ISSUER"],
+        config["AUTH0_CLIENT_ID"],
+    )
+    access_view = inspect(
+        tokens.get("access_token"),
+        "Access token",
+        config["AUTH0_AUDIENCE"],
+        config["AUTH0_ISSUER"],
+        config["AUTH0_CLIENT_ID"],
+    )
     if id_view.kind == access_view.kind == "JWT":
         compare(id_view, access_view)
     return id_view, access_view
@@ -41,8 +51,7 @@ def _views(tokens: dict[str, Any]) -> tuple[Any, Any]:
 def tokens() -> str:
     """Show both tokens decoded, with what each is for and what is wrong with them."""
     id_view, access_view = _views(fresh_tokens() or {})
-    return render_template("tokens.html", id_view=id_view, access_view=access_view,
-                           revealed=None)
+    return render_template("tokens.html", id_view=id_view, access_view=access_view, revealed=None)
 
 
 @bp.post("/tokens/reveal")
@@ -59,5 +68,9 @@ def reveal() -> Any:
     if request.headers.get("X-Requested-With") == "fetch":
         return jsonify(token=raw)
     id_view, access_view = _views(stored)
-    return render_template("tokens.html", id_view=id_view, access_view=access_view,
-                           revealed={"which": which, "token": raw})
+    return render_template(
+        "tokens.html",
+        id_view=id_view,
+        access_view=access_view,
+        revealed={"which": which, "token": raw},
+    )

@@ -41,22 +41,47 @@ def planned_servers(settings: dict[str, str | None]) -> list[Server]:
     python = sys.executable
     servers = []
     if not settings.get("AUTH0_DOMAIN"):
-        servers.append(Server(
-            "identity provider", "127.0.0.1", 3001,
-            [python, "-m", "emulators.idp", "serve", "--host", "127.0.0.1", "--port", "3001"],
-            "http://127.0.0.1:3001/.well-known/openid-configuration"))
+        servers.append(
+            Server(
+                "identity provider",
+                "127.0.0.1",
+                3001,
+                [python, "-m", "emulators.idp", "serve", "--host", "127.0.0.1", "--port", "3001"],
+                "http://127.0.0.1:3001/.well-known/openid-configuration",
+            )
+        )
     if not settings.get("API_BASE_URL"):
         domain = (settings.get("AUTH0_DOMAIN") or "").removeprefix("https://").rstrip("/")
         issuer = f"https://{domain}/" if domain else "http://127.0.0.1:3001/"
-        servers.append(Server(
-            "API gateway", "127.0.0.1", 3002,
-            [python, "-m", "emulators.gateway", "serve", "--host", "127.0.0.1", "--port", "3002",
-             "--issuer", issuer],
-            "http://127.0.0.1:3002/"))
-    servers.append(Server(
-        "web app", "localhost", 3000,
-        [python, "-m", "waitress", "--listen=localhost:3000", "--threads=8", "wsgi:app"],
-        "http://localhost:3000/"))
+        servers.append(
+            Server(
+                "API gateway",
+                "127.0.0.1",
+                3002,
+                [
+                    python,
+                    "-m",
+                    "emulators.gateway",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "3002",
+                    "--issuer",
+                    issuer,
+                ],
+                "http://127.0.0.1:3002/",
+            )
+        )
+    servers.append(
+        Server(
+            "web app",
+            "localhost",
+            3000,
+            [python, "-m", "waitress", "--listen=localhost:3000", "--threads=8", "wsgi:app"],
+            "http://localhost:3000/",
+        )
+    )
     return servers
 
 
@@ -129,8 +154,11 @@ def main() -> int:
     busy = [s for s in servers if not _port_free(s.host, s.port)]
     if busy:
         for server in busy:
-            print(f"Port {server.port} ({server.name}) is already in use: is another "
-                  "`make run` still running?", file=sys.stderr)
+            print(
+                f"Port {server.port} ({server.name}) is already in use: is another "
+                "`make run` still running?",
+                file=sys.stderr,
+            )
         return 1
 
     started: list[Server] = []
@@ -141,8 +169,7 @@ def main() -> int:
             server.process = subprocess.Popen(server.argv, cwd=ROOT)
             started.append(server)
             if not _wait_ready(server):
-                print(f"The {server.name} did not start; see its output above.",
-                      file=sys.stderr)
+                print(f"The {server.name} did not start; see its output above.", file=sys.stderr)
                 return 1
         print(_banner(servers, settings), flush=True)
         while all(s.process and s.process.poll() is None for s in started):

@@ -48,10 +48,15 @@ class M2MTokens:
             if cached and cached[1] > time.time() + 60:
                 return cached[0]
         try:
-            response = requests.post(token_endpoint, timeout=self.config["HTTP_TIMEOUT"],
-                                     auth=(client.client_id, client.client_secret),
-                                     data={"grant_type": "client_credentials",
-                                           "audience": self.config["AUTH0_AUDIENCE"]})
+            response = requests.post(
+                token_endpoint,
+                timeout=self.config["HTTP_TIMEOUT"],
+                auth=(client.client_id, client.client_secret),
+                data={
+                    "grant_type": "client_credentials",
+                    "audience": self.config["AUTH0_AUDIENCE"],
+                },
+            )
         except requests.RequestException as exc:
             raise RuntimeError("the identity provider could not be reached") from exc
         if response.status_code != 200:
@@ -62,6 +67,8 @@ class M2MTokens:
             raise RuntimeError(f"the identity provider refused {client.client_id}: {error}")
         body = response.json()
         with self._lock:
-            self._tokens[key] = (body["access_token"],
-                                 time.time() + int(body.get("expires_in") or 0))
+            self._tokens[key] = (
+                body["access_token"],
+                time.time() + int(body.get("expires_in") or 0),
+            )
         return body["access_token"]

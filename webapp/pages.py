@@ -20,10 +20,13 @@ bp = Blueprint("pages", __name__)
 @bp.get("/")
 def home() -> str:
     """Show who is logged in, or offer to log in."""
-    return render_template("home.html", user=current_user(),
-                           mode=current_app.config["LAB_MODE"],
-                           issuer=current_app.config["AUTH0_ISSUER"],
-                           last_call=session.get("last_call"))
+    return render_template(
+        "home.html",
+        user=current_user(),
+        mode=current_app.config["LAB_MODE"],
+        issuer=current_app.config["AUTH0_ISSUER"],
+        last_call=session.get("last_call"),
+    )
 
 
 @bp.get("/profile")
@@ -35,13 +38,15 @@ def profile() -> str:
     access_token = session.get("tokens", {}).get("access_token")
     try:
         endpoint = idp_client().load_server_metadata()["userinfo_endpoint"]
-        response = requests.get(endpoint, headers={"Authorization": f"Bearer {access_token}"},
-                                timeout=current_app.config["HTTP_TIMEOUT"])
+        response = requests.get(
+            endpoint,
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=current_app.config["HTTP_TIMEOUT"],
+        )
         if response.status_code == 200:
             userinfo = response.json()
         else:
             problem = f"/userinfo answered {response.status_code}"
     except (requests.RequestException, KeyError, ValueError):
         problem = "the identity provider could not be reached"
-    return render_template("profile.html", user=current_user(), userinfo=userinfo,
-                           problem=problem)
+    return render_template("profile.html", user=current_user(), userinfo=userinfo, problem=problem)

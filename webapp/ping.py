@@ -64,8 +64,13 @@ def chosen_token(kind: str) -> str | None:
     return tampered(access) if kind == "tampered" and access else access
 
 
-def _page(result: Any = None, explanation: Any = None, status: int = 200,
-          problem: str | None = None, token_curl: str | None = None) -> tuple[str, int]:
+def _page(
+    result: Any = None,
+    explanation: Any = None,
+    status: int = 200,
+    problem: str | None = None,
+    token_curl: str | None = None,
+) -> tuple[str, int]:
     targets = directory().targets()
     logged_in = current_user() is not None
     selected_api = session.get("ping_api") or "rest-token"
@@ -73,15 +78,25 @@ def _page(result: Any = None, explanation: Any = None, status: int = 200,
     if not logged_in and selected_token in USER_TOKEN_KINDS:
         selected_token = "none"
     m2m_clients = current_app.extensions["m2m"].clients
-    available = {kind for kind in TOKEN_KINDS
-                 if kind == "none" or (kind in USER_TOKEN_KINDS and logged_in)
-                 or kind in m2m_clients}
+    available = {
+        kind
+        for kind in TOKEN_KINDS
+        if kind == "none" or (kind in USER_TOKEN_KINDS and logged_in) or kind in m2m_clients
+    }
     return render_template(
-        "ping.html", styles=api_client.STYLES, targets=targets, actions=api_client.ACTIONS,
-        token_kinds=TOKEN_KINDS, available=available, logged_in=logged_in,
+        "ping.html",
+        styles=api_client.STYLES,
+        targets=targets,
+        actions=api_client.ACTIONS,
+        token_kinds=TOKEN_KINDS,
+        available=available,
+        logged_in=logged_in,
         selected_api=selected_api,
-        selected_token=selected_token, result=result, explanation=explanation,
-        problem=problem, local=current_app.config["LAB_MODE"] == "local",
+        selected_token=selected_token,
+        result=result,
+        explanation=explanation,
+        problem=problem,
+        local=current_app.config["LAB_MODE"] == "local",
         token_curl=token_curl,
         api_base=current_app.config["API_BASE_URL"],
         note_text=request.form.get("text", "") if request.method == "POST" else "",
@@ -116,35 +131,48 @@ def call() -> Any:
     if target is None:
         if api_key not in api_client.STYLE_BY_KEY:
             return refuse(f"Unknown API {api_key[:40]!r}.")
-        return refuse(f"The {api_client.STYLE_BY_KEY[api_key].title} is not available: the "
-                      f"gateway at {current_app.config['API_BASE_URL']} is not reachable, and "
-                      f"{api_client.STYLE_BY_KEY[api_key].setting} is not set.", 503)
+        return refuse(
+            f"The {api_client.STYLE_BY_KEY[api_key].title} is not available: the "
+            f"gateway at {current_app.config['API_BASE_URL']} is not reachable, and "
+            f"{api_client.STYLE_BY_KEY[api_key].setting} is not set.",
+            503,
+        )
     if len(text) > MAX_NOTE_CHARS:
         return refuse(f"A note has at most {MAX_NOTE_CHARS} characters.")
     if token_kind in USER_TOKEN_KINDS and current_user() is None:
-        return refuse("Log in first to send your token; logged out, choose “No token” or an "
-                      "M2M token.", 401)
+        return refuse(
+            "Log in first to send your token; logged out, choose “No token” or an M2M token.", 401
+        )
     try:
         token = chosen_token(token_kind)
     except (RuntimeError, KeyError, ValueError) as exc:
         return refuse(f"No M2M token: {exc}.", 502)
     if token_kind != "none" and token is None:
-        return refuse("There is no such token here (log in again, or configure the M2M "
-                      "client).", 401)
+        return refuse(
+            "There is no such token here (log in again, or configure the M2M client).", 401
+        )
 
     session["ping_api"] = api_key
     session["ping_token"] = token_kind
-    result = api_client.call(target, action, token, token_kind, text,
-                             current_app.config["HTTP_TIMEOUT"])
+    result = api_client.call(
+        target, action, token, token_kind, text, current_app.config["HTTP_TIMEOUT"]
+    )
     explanation = explain(result, token, current_app.config["AUTH0_AUDIENCE"])
-    session["last_call"] = {"hops": explanation.hops, "status": result.status,
-                            "api": target.style.title,
-                            "action": api_client.ACTIONS[action][2],
-                            "cache": explanation.cache}
+    session["last_call"] = {
+        "hops": explanation.hops,
+        "status": result.status,
+        "api": target.style.title,
+        "action": api_client.ACTIONS[action][2],
+        "cache": explanation.cache,
+    }
     if fragment:
-        return render_template("_call_result.html", result=result, explanation=explanation,
-                               logged_in=current_user() is not None,
-                               token_curl=m2m_token_curl(token_kind))
+        return render_template(
+            "_call_result.html",
+            result=result,
+            explanation=explanation,
+            logged_in=current_user() is not None,
+            token_curl=m2m_token_curl(token_kind),
+        )
     return _page(result, explanation, token_curl=m2m_token_curl(token_kind))
 
 
@@ -154,6 +182,16 @@ def m2m_token_curl(kind: str) -> str | None:
     if client is None:
         return None
     endpoint = current_app.config["AUTH0_ISSUER"] + "oauth/token"
-    return " ".join(["curl", "-s", shlex.quote(endpoint), "-d", "grant_type=client_credentials",
-                     "-d", shlex.quote(f"audience={current_app.config['AUTH0_AUDIENCE']}"),
-                     "-u", f'"{client.client_id}:$CLIENT_SECRET"'])
+    return " ".join(
+        [
+            "curl",
+            "-s",
+            shlex.quote(endpoint),
+            "-d",
+            "grant_type=client_credentials",
+            "-d",
+            shlex.quote(f"audience={current_app.config['AUTH0_AUDIENCE']}"),
+            "-u",
+            f'"{client.client_id}:$CLIENT_SECRET"',
+        ]
+    )

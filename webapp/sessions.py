@@ -24,8 +24,12 @@ from werkzeug.datastructures import CallbackDict
 class ServerSession(CallbackDict, SessionMixin):  # type: ignore[misc]
     """A session whose data lives in the server's store, under `sid`."""
 
-    def __init__(self, initial: dict[str, Any] | None = None, sid: str | None = None,
-                 created: float | None = None) -> None:
+    def __init__(
+        self,
+        initial: dict[str, Any] | None = None,
+        sid: str | None = None,
+        created: float | None = None,
+    ) -> None:
         def on_update(session: ServerSession) -> None:
             session.modified = True
 
@@ -49,8 +53,12 @@ class MemorySessionStore:
         self._data: dict[str, tuple[dict[str, Any], float, float]] = {}
         self._lock = threading.Lock()
 
-    def load(self, sid: str, idle_timeout: float, absolute_timeout: float,
-             ) -> tuple[dict[str, Any], float] | None:
+    def load(
+        self,
+        sid: str,
+        idle_timeout: float,
+        absolute_timeout: float,
+    ) -> tuple[dict[str, Any], float] | None:
         now = time.time()
         with self._lock:
             entry = self._data.get(sid)
@@ -84,22 +92,26 @@ class ServerSideSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         sid = request.cookies.get(self.get_cookie_name(app))
         if sid and len(sid) <= 128:
-            loaded = self.store.load(sid, app.config["SESSION_IDLE_TIMEOUT"],
-                                     app.config["SESSION_ABSOLUTE_TIMEOUT"])
+            loaded = self.store.load(
+                sid, app.config["SESSION_IDLE_TIMEOUT"], app.config["SESSION_ABSOLUTE_TIMEOUT"]
+            )
             if loaded is not None:
                 data, created = loaded
                 return ServerSession(data, sid, created)
         return ServerSession()
 
-    def save_session(self, app: Flask, session: ServerSession,  # type: ignore[override]
-                     response: Response) -> None:
+    def save_session(
+        self,
+        app: Flask,
+        session: ServerSession,  # type: ignore[override]
+        response: Response,
+    ) -> None:
         name = self.get_cookie_name(app)
         secure = app.config["SESSION_COOKIE_SECURE"] or request.is_secure
         if not session:
             if session.sid is not None:
                 self.store.delete(session.sid)
-                response.delete_cookie(name, path="/", secure=secure, httponly=True,
-                                       samesite="Lax")
+                response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="Lax")
             return
         if not session.modified and not session.new:
             return
@@ -110,6 +122,7 @@ class ServerSideSessionInterface(SessionInterface):
         if session.sid is None:
             session.sid = secrets.token_urlsafe(32)
         self.store.save(session.sid, dict(session), session.created)
-        response.set_cookie(name, session.sid, httponly=True, secure=secure, samesite="Lax",
-                            path="/")
+        response.set_cookie(
+            name, session.sid, httponly=True, secure=secure, samesite="Lax", path="/"
+        )
         response.vary.add("Cookie")

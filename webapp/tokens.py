@@ -17,14 +17,25 @@ from datetime import datetime
 from typing import Any
 
 TIME_CLAIMS = ("iat", "nbf", "exp", "auth_time", "updated_at")
-COMPARED_CLAIMS = ("typ", "kid", "iss", "sub", "aud", "azp", "scope", "permissions", "gty",
-                   "nonce", "exp")
+COMPARED_CLAIMS = (
+    "typ",
+    "kid",
+    "iss",
+    "sub",
+    "aud",
+    "azp",
+    "scope",
+    "permissions",
+    "gty",
+    "nonce",
+    "exp",
+)
 
 CLAIM_HINTS = {
     "iss": "who issued the token; the API checks it exactly, trailing slash included",
     "sub": "who the token is about: the user, or `<client id>@clients` for a machine",
     "aud": "who the token is for: the API identifier for an access token, the client id "
-           "for an ID token",
+    "for an ID token",
     "azp": "the application that asked for the token",
     "exp": "when the token stops being valid",
     "iat": "when the token was issued",
@@ -117,7 +128,8 @@ def decode(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     except (ValueError, IndexError, binascii.Error, UnicodeDecodeError):
         return {}, {}
     return (header if isinstance(header, dict) else {}), (
-        claims if isinstance(claims, dict) else {})
+        claims if isinstance(claims, dict) else {}
+    )
 
 
 def audiences(claims: dict[str, Any]) -> list[str]:
@@ -147,8 +159,14 @@ def _rows(data: dict[str, Any], now: float) -> list[ClaimRow]:
     return rows
 
 
-def inspect(token: str | None, label: str, expected_audience: str, issuer: str,
-            client_id: str, now: float | None = None) -> TokenView:
+def inspect(
+    token: str | None,
+    label: str,
+    expected_audience: str,
+    issuer: str,
+    client_id: str,
+    now: float | None = None,
+) -> TokenView:
     """Describe a token the way the inspector page shows it, with the mix-ups it reveals."""
     now = time.time() if now is None else now
     kind = classify(token)
@@ -157,47 +175,66 @@ def inspect(token: str | None, label: str, expected_audience: str, issuer: str,
     assert token is not None
     if kind == "opaque":
         return TokenView(
-            label, kind, "opaque access token",
+            label,
+            kind,
+            "opaque access token",
             "An opaque token only the identity provider can read: good for its /userinfo "
             "endpoint, useless for your API.",
-            warnings=["This access token is opaque because no `audience` was sent at login: "
-                      "Auth0 then issues a token only /userinfo accepts. Send the API "
-                      "identifier as `audience` to get a JWT the API can verify."])
+            warnings=[
+                "This access token is opaque because no `audience` was sent at login: "
+                "Auth0 then issues a token only /userinfo accepts. Send the API "
+                "identifier as `audience` to get a JWT the API can verify."
+            ],
+        )
     if kind != "JWT":
-        return TokenView(label, kind, "encrypted token",
-                         "An encrypted token (JWE): its claims are not readable here, and an "
-                         "API authorizer expecting a signed JWT refuses it.",
-                         warnings=["Encrypted tokens come from an API set to encrypt its "
-                                   "tokens, or from a login without `audience`."])
+        return TokenView(
+            label,
+            kind,
+            "encrypted token",
+            "An encrypted token (JWE): its claims are not readable here, and an "
+            "API authorizer expecting a signed JWT refuses it.",
+            warnings=[
+                "Encrypted tokens come from an API set to encrypt its "
+                "tokens, or from a login without `audience`."
+            ],
+        )
     header, claims = decode(token)
     auds = audiences(claims)
-    view = TokenView(label, kind, "", "", header, claims, _rows(claims, now),
-                     _rows(header, now))
+    view = TokenView(label, kind, "", "", header, claims, _rows(claims, now), _rows(header, now))
     if "nonce" in claims or "at_hash" in claims or auds == [client_id]:
         view.role = "ID token"
-        view.purpose = ("Proves to the web app who logged in. Its audience is the client id "
-                        f"({client_id}); never send it to an API.")
+        view.purpose = (
+            "Proves to the web app who logged in. Its audience is the client id "
+            f"({client_id}); never send it to an API."
+        )
     elif claims.get("gty") == "client-credentials":
         view.role = "machine-to-machine access token"
         view.purpose = "Lets a service call the API as itself (`sub` ends in `@clients`)."
     else:
         view.role = "access token"
-        view.purpose = ("Lets the web app call the API on your behalf. The API's authorizer "
-                        "verifies it and reads `scope` and `permissions`.")
+        view.purpose = (
+            "Lets the web app call the API on your behalf. The API's authorizer "
+            "verifies it and reads `scope` and `permissions`."
+        )
     exp = claims.get("exp")
     if isinstance(exp, int | float) and exp <= now:
         view.expired = True
-        view.warnings.append(f"This token expired {relative(now - exp)} ago: the authorizer "
-                             "refuses it (401).")
+        view.warnings.append(
+            f"This token expired {relative(now - exp)} ago: the authorizer refuses it (401)."
+        )
     if claims.get("iss") not in (None, issuer):
         view.warnings.append(f"Issued by {claims.get('iss')}, not by {issuer}.")
     if view.role == "ID token":
-        view.warnings.append(f"Its `aud` is the client id {auds[0] if auds else '?'}, not the "
-                             f"API {expected_audience}: an API authorizer refuses it, as it "
-                             "should.")
+        view.warnings.append(
+            f"Its `aud` is the client id {auds[0] if auds else '?'}, not the "
+            f"API {expected_audience}: an API authorizer refuses it, as it "
+            "should."
+        )
     elif expected_audience not in auds:
-        view.warnings.append(f"Its `aud` ({', '.join(auds) or 'none'}) does not include "
-                             f"{expected_audience}: this token is for another API.")
+        view.warnings.append(
+            f"Its `aud` ({', '.join(auds) or 'none'}) does not include "
+            f"{expected_audience}: this token is for another API."
+        )
     return view
 
 

@@ -21,13 +21,20 @@ DEFAULT_BASE_URL = "http://127.0.0.1:3002"
 def local_parameters(issuer: str = DEFAULT_ISSUER) -> dict[str, str]:
     """Return local values for the template's parameters."""
     issuer = issuer.rstrip("/") + "/"
-    return {"TokenIssuer": issuer, "JwksUri": issuer + ".well-known/jwks.json",
-            "NotesBackend": "sqlite"}
+    return {
+        "TokenIssuer": issuer,
+        "JwksUri": issuer + ".well-known/jwks.json",
+        "NotesBackend": "sqlite",
+    }
 
 
-def create_gateway(issuer: str = DEFAULT_ISSUER, base_url: str = DEFAULT_BASE_URL,
-                   notes_db: Path | str | None = None, template: Path = TEMPLATE,
-                   parameters: dict[str, str] | None = None) -> Gateway:
+def create_gateway(
+    issuer: str = DEFAULT_ISSUER,
+    base_url: str = DEFAULT_BASE_URL,
+    notes_db: Path | str | None = None,
+    template: Path = TEMPLATE,
+    parameters: dict[str, str] | None = None,
+) -> Gateway:
     """Build the emulator for the template, trusting tokens from `issuer`."""
     model = load_model({**local_parameters(issuer), **(parameters or {})}, template)
     local_env = {"NOTES_DB": str(notes_db or ROOT / "instance" / "notes.sqlite3")}

@@ -56,20 +56,34 @@ REDACTED = "<redacted>"
 # Gateway responses: (status, body) per API type, as AWS sends them by default.
 REST_ERRORS = {
     "UNAUTHORIZED": (401, {"message": "Unauthorized"}, "UnauthorizedException"),
-    "EXPLICIT_DENY": (403, {"Message": "User is not authorized to access this resource "
-                                       "with an explicit deny"}, "AccessDeniedException"),
-    "IMPLICIT_DENY": (403, {"Message": "User is not authorized to access this resource"},
-                      "AccessDeniedException"),
+    "EXPLICIT_DENY": (
+        403,
+        {"Message": "User is not authorized to access this resource with an explicit deny"},
+        "AccessDeniedException",
+    ),
+    "IMPLICIT_DENY": (
+        403,
+        {"Message": "User is not authorized to access this resource"},
+        "AccessDeniedException",
+    ),
     "AUTHORIZER_FAILURE": (500, {"message": None}, "AuthorizerFailureException"),
-    "AUTHORIZER_CONFIGURATION_ERROR": (500, {"message": None},
-                                       "AuthorizerConfigurationException"),
-    "MISSING_AUTHENTICATION_TOKEN": (403, {"message": "Missing Authentication Token"},
-                                     "MissingAuthenticationTokenException"),
-    "INTEGRATION_FAILURE": (502, {"message": "Internal server error"},
-                            "InternalServerErrorException"),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, {"message": None}, "AuthorizerConfigurationException"),
+    "MISSING_AUTHENTICATION_TOKEN": (
+        403,
+        {"message": "Missing Authentication Token"},
+        "MissingAuthenticationTokenException",
+    ),
+    "INTEGRATION_FAILURE": (
+        502,
+        {"message": "Internal server error"},
+        "InternalServerErrorException",
+    ),
     "REQUEST_TOO_LARGE": (413, {"message": "Request Too Long"}, "RequestTooLargeException"),
-    "HEADERS_TOO_LARGE": (431, {"message": "Request Header Fields Too Large"},
-                          "RequestHeaderFieldsTooLargeException"),
+    "HEADERS_TOO_LARGE": (
+        431,
+        {"message": "Request Header Fields Too Large"},
+        "RequestHeaderFieldsTooLargeException",
+    ),
 }
 HTTP_ERRORS = {
     "UNAUTHORIZED": (401, {"message": "Unauthorized"}),
@@ -101,16 +115,21 @@ def _redact_event(event: dict[str, Any]) -> dict[str, Any]:
         redacted["authorizationToken"] = redact_credential(redacted["authorizationToken"])
     if "identitySource" in redacted:
         source = redacted["identitySource"]
-        redacted["identitySource"] = [
-            redact_credential(v) if isinstance(v, str) and " " in v else v for v in source
-        ] if isinstance(source, list) else redact_credential(source)
+        redacted["identitySource"] = (
+            [redact_credential(v) if isinstance(v, str) and " " in v else v for v in source]
+            if isinstance(source, list)
+            else redact_credential(source)
+        )
     for key in ("headers", "multiValueHeaders"):
         if isinstance(redacted.get(key), dict):
             headers = {}
             for name, value in redacted[key].items():
                 if name.lower() in ("authorization", "cookie"):
-                    value = ([redact_credential(v) for v in value] if isinstance(value, list)
-                             else redact_credential(value))
+                    value = (
+                        [redact_credential(v) for v in value]
+                        if isinstance(value, list)
+                        else redact_credential(value)
+                    )
                 headers[name] = value
             redacted[key] = headers
     return redacted
@@ -176,14 +195,19 @@ class ResultCache:
 class Gateway:
     """The emulator as a WSGI application."""
 
-    def __init__(self, model: Model, base_url: str, local_env: dict[str, str] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        model: Model,
+        base_url: str,
+        local_env: dict[str, str] | None = None,
+    ) -> None:
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.runtime = LambdaRuntime(model.functions, local_env or {})
         self.apis = {(api.api_id, api.stage): api for api in model.apis}
-        self._routes = {api.api_id: {(r.method, r.path): r for r in api.routes}
-                        for api in model.apis}
+        self._routes = {
+            api.api_id: {(r.method, r.path): r for r in api.routes} for api in model.apis
+        }
         self.cache = ResultCache()
         self.traces: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self._traces_lock = threading.Lock()
@@ -193,8 +217,10 @@ class Gateway:
         for api in model.apis:
             for authorizer in api.authorizers.values():
                 if authorizer.ttl > MAX_TTL:
-                    raise ValueError(f"{api.logical_id}.{authorizer.name}: TTL "
-                                     f"{authorizer.ttl} is above API Gateway's maximum 3600")
+                    raise ValueError(
+                        f"{api.logical_id}.{authorizer.name}: TTL "
+                        f"{authorizer.ttl} is above API Gateway's maximum 3600"
+                    )
 
     def close(self) -> None:
         """Stop listening to decisions and restore the environment."""
@@ -225,12 +251,17 @@ class Gateway:
             return [outcome.body]
         except Exception:  # never a stack trace to the client
             log.exception("emulator error")
-            response = self._json(500, {"message": "Internal Server Error"},
-                                  [("x-amzn-ErrorType", "InternalFailure")])
+            response = self._json(
+                500, {"message": "Internal Server Error"}, [("x-amzn-ErrorType", "InternalFailure")]
+            )
             return response(environ, start_response)
 
-    def _json(self, status: int, body: Any, headers: list[tuple[str, str]] | None = None,
-              ) -> Response:
+    def _json(
+        self,
+        status: int,
+        body: Any,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> Response:
         response = Response(json.dumps(body), status=status, mimetype="application/json")
         for name, value in headers or []:
             response.headers.add(name, value)
@@ -243,8 +274,9 @@ class Gateway:
             return self._json(200, self.catalogue())
         if path.startswith("/_lab/"):
             return self._lab(request)
-        match = re.fullmatch(r"/(?:v2/apis|restapis)/([^/]+)/stages/([^/]+)/cache/authorizers",
-                             path)
+        match = re.fullmatch(
+            r"/(?:v2/apis|restapis)/([^/]+)/stages/([^/]+)/cache/authorizers", path
+        )
         if match:
             if request.method != "DELETE":
                 return self._json(405, {"message": "Use DELETE to flush the cache"})
@@ -253,23 +285,40 @@ class Gateway:
                 return self._json(404, {"message": "Invalid API identifier specified"})
             flushed = self.cache.flush(api.api_id)
             return self._json(202, {"flushed": flushed})
-        return self._json(404, {"message": "Not Found",
-                                "hint": f"no API at this path; see {self.base_url}/"})
+        return self._json(
+            404, {"message": "Not Found", "hint": f"no API at this path; see {self.base_url}/"}
+        )
 
     def _lab(self, request: Request) -> Response:
         if request.path == "/_lab/traces":
             with self._traces_lock:
                 recent = list(self.traces.values())[-50:]
-            return self._json(200, {"traces": [
-                {"id": t["id"], "time": t["time"], "api": t["api"]["name"],
-                 "request": f"{t['request']['method']} {t['request']['path']}",
-                 "status": t["status"]} for t in reversed(recent)]})
+            return self._json(
+                200,
+                {
+                    "traces": [
+                        {
+                            "id": t["id"],
+                            "time": t["time"],
+                            "api": t["api"]["name"],
+                            "request": f"{t['request']['method']} {t['request']['path']}",
+                            "status": t["status"],
+                        }
+                        for t in reversed(recent)
+                    ]
+                },
+            )
         trace_id = request.path.removeprefix("/_lab/traces/")
         with self._traces_lock:
             trace = self.traces.get(trace_id)
         if trace is None:
-            return self._json(404, {"message": f"No trace {trace_id!r}; the emulator keeps the "
-                                               f"last {TRACE_LIMIT} requests"})
+            return self._json(
+                404,
+                {
+                    "message": f"No trace {trace_id!r}; the emulator keeps the "
+                    f"last {TRACE_LIMIT} requests"
+                },
+            )
         return self._json(200, trace)
 
     def _keep_trace(self, trace: dict[str, Any]) -> None:
@@ -282,24 +331,42 @@ class Gateway:
         """Describe every API: id, type, stage, base URL, routes and their authorization."""
         apis = []
         for api in self.model.apis:
-            apis.append({
-                "id": api.api_id, "name": api.logical_id, "title": api.name, "type": api.kind,
-                "stage": api.stage, "base_url": f"{self.base_url}/{api.api_id}/{api.stage}",
-                "authorizers": [self._describe_authorizer(a) for a in api.authorizers.values()],
-                "routes": [{"method": r.method, "path": r.path,
+            apis.append(
+                {
+                    "id": api.api_id,
+                    "name": api.logical_id,
+                    "title": api.name,
+                    "type": api.kind,
+                    "stage": api.stage,
+                    "base_url": f"{self.base_url}/{api.api_id}/{api.stage}",
+                    "authorizers": [self._describe_authorizer(a) for a in api.authorizers.values()],
+                    "routes": [
+                        {
+                            "method": r.method,
+                            "path": r.path,
                             "function": r.function.logical_id,
                             "auth": r.authorizer.name if r.authorizer else "NONE",
-                            "scopes": list(r.scopes)} for r in api.routes],
-            })
-        return {"region": "us-east-1", "apis": apis,
-                "traces": f"{self.base_url}/_lab/traces/{{request id}}"}
+                            "scopes": list(r.scopes),
+                        }
+                        for r in api.routes
+                    ],
+                }
+            )
+        return {
+            "region": "us-east-1",
+            "apis": apis,
+            "traces": f"{self.base_url}/_lab/traces/{{request id}}",
+        }
 
     @staticmethod
     def _describe_authorizer(authorizer: Authorizer) -> dict[str, Any]:
-        described: dict[str, Any] = {"name": authorizer.name, "type": authorizer.kind,
-                                     "style": authorizer.style,
-                                     "identity_sources": list(authorizer.identity_sources),
-                                     "ttl": authorizer.ttl}
+        described: dict[str, Any] = {
+            "name": authorizer.name,
+            "type": authorizer.kind,
+            "style": authorizer.style,
+            "identity_sources": list(authorizer.identity_sources),
+            "ttl": authorizer.ttl,
+        }
         if authorizer.function:
             described["function"] = authorizer.function.logical_id
             described["handler"] = authorizer.function.handler
@@ -311,12 +378,16 @@ class Gateway:
 
     # One API request ---------------------------------------------------------------------
 
-    def _error(self, api: Api, name: str, request_id: str,
-               extra: list[tuple[str, str]] | None = None) -> tuple[int, bytes, list[Any]]:
+    def _error(
+        self, api: Api, name: str, request_id: str, extra: list[tuple[str, str]] | None = None
+    ) -> tuple[int, bytes, list[Any]]:
         if api.kind == "REST":
             status, body, error_type = REST_ERRORS[name]
-            headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id),
-                       ("x-amzn-ErrorType", error_type)]
+            headers = [
+                ("Content-Type", "application/json"),
+                ("x-amzn-RequestId", request_id),
+                ("x-amzn-ErrorType", error_type),
+            ]
         else:
             status, body = HTTP_ERRORS[name]
             headers = [("Content-Type", "application/json"), ("apigw-requestid", request_id)]
@@ -328,11 +399,13 @@ class Gateway:
         request_id = new_request_id()
         method = environ.get("REQUEST_METHOD", "GET")
         trace: dict[str, Any] = {
-            "id": request_id, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "api": {"id": api.api_id, "name": api.logical_id, "type": api.kind,
-                    "stage": api.stage},
+            "id": request_id,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "api": {"id": api.api_id, "name": api.logical_id, "type": api.kind, "stage": api.stage},
             "request": {"method": method, "path": path, "route": None},
-            "authorizer": None, "policy": None, "integration": None,
+            "authorizer": None,
+            "policy": None,
+            "integration": None,
         }
 
         def finish(status: int, body: bytes, headers: list[Any], summary: str) -> Outcome:
@@ -344,31 +417,42 @@ class Gateway:
         headers = wsgi_headers(environ)
         header_bytes = sum(len(k) + len(v) + 4 for k, v in headers)
         if header_bytes > MAX_HEADER_BYTES:
-            return finish(*self._error(api, "HEADERS_TOO_LARGE", request_id),
-                          f"The headers are {header_bytes} bytes; API Gateway takes "
-                          f"{MAX_HEADER_BYTES}.")
+            return finish(
+                *self._error(api, "HEADERS_TOO_LARGE", request_id),
+                f"The headers are {header_bytes} bytes; API Gateway takes {MAX_HEADER_BYTES}.",
+            )
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         if length > MAX_BODY_BYTES:
-            return finish(*self._error(api, "REQUEST_TOO_LARGE", request_id),
-                          "The body is over API Gateway's 10 MB limit.")
+            return finish(
+                *self._error(api, "REQUEST_TOO_LARGE", request_id),
+                "The body is over API Gateway's 10 MB limit.",
+            )
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         raw_query = environ.get("QUERY_STRING", "")
         incoming = events.IncomingRequest(
-            request_id, method, path, headers,
-            parse_qsl(raw_query, keep_blank_values=True) if raw_query else [], raw_query, body,
-            environ.get("REMOTE_ADDR") or "127.0.0.1", int(time.time() * 1000))
+            request_id,
+            method,
+            path,
+            headers,
+            parse_qsl(raw_query, keep_blank_values=True) if raw_query else [],
+            raw_query,
+            body,
+            environ.get("REMOTE_ADDR") or "127.0.0.1",
+            int(time.time() * 1000),
+        )
 
         route = self._routes[api.api_id].get((method, path))
         if route is None:
             if api.kind == "REST":
-                return finish(*self._error(api, "MISSING_AUTHENTICATION_TOKEN", request_id),
-                              f"No {method} {path} route: REST APIs answer "
-                              "'Missing Authentication Token' for unknown routes.")
-            return finish(*self._error(api, "NOT_FOUND", request_id),
-                          f"No {method} {path} route.")
+                return finish(
+                    *self._error(api, "MISSING_AUTHENTICATION_TOKEN", request_id),
+                    f"No {method} {path} route: REST APIs answer "
+                    "'Missing Authentication Token' for unknown routes.",
+                )
+            return finish(*self._error(api, "NOT_FOUND", request_id), f"No {method} {path} route.")
         trace["request"]["route"] = route.key
 
         authorizer_context: dict[str, Any] | None = None
@@ -382,8 +466,9 @@ class Gateway:
 
     # Authorization --------------------------------------------------------------------------
 
-    def _identity(self, authorizer: Authorizer, route: Route, request: events.IncomingRequest,
-                  api: Api) -> list[str | None]:
+    def _identity(
+        self, authorizer: Authorizer, route: Route, request: events.IncomingRequest, api: Api
+    ) -> list[str | None]:
         values: list[str | None] = []
         for source in authorizer.identity_sources:
             if source.startswith("$request.header."):
@@ -398,17 +483,22 @@ class Gateway:
                 values.append(None)
         return values
 
-    def _authorize(self, api: Api, route: Route, request: events.IncomingRequest,
-                   trace: dict[str, Any]) -> dict[str, Any] | tuple[int, bytes, list[Any], str]:
+    def _authorize(
+        self, api: Api, route: Route, request: events.IncomingRequest, trace: dict[str, Any]
+    ) -> dict[str, Any] | tuple[int, bytes, list[Any], str]:
         authorizer = route.authorizer
         assert authorizer is not None
         rid = request.request_id
         identity = self._identity(authorizer, route, request, api)
         present = all(v not in (None, "") for v in identity)
         block: dict[str, Any] = {
-            "name": authorizer.name, "type": authorizer.kind, "style": authorizer.style,
+            "name": authorizer.name,
+            "type": authorizer.kind,
+            "style": authorizer.style,
             "identity_sources": list(authorizer.identity_sources),
-            "identity_source_present": present, "invoked": False, "cache": "off",
+            "identity_source_present": present,
+            "invoked": False,
+            "cache": "off",
             "ttl": authorizer.ttl,
         }
         trace["authorizer"] = block
@@ -421,19 +511,23 @@ class Gateway:
         if needs_identity and not present:
             block["outcome"] = "unauthorized"
             block["reason"] = "identity_source_missing"
-            return (*self._error(api, "UNAUTHORIZED", rid),
-                    "The identity source (" + ", ".join(authorizer.identity_sources) + ") is "
-                    "missing or empty, so API Gateway answered 401 without invoking the "
-                    "authorizer.")
+            return (
+                *self._error(api, "UNAUTHORIZED", rid),
+                "The identity source (" + ", ".join(authorizer.identity_sources) + ") is "
+                "missing or empty, so API Gateway answered 401 without invoking the "
+                "authorizer.",
+            )
         if authorizer.kind == "TOKEN" and authorizer.validation_expression:
             token = identity[0] or ""
             if not re.fullmatch(authorizer.validation_expression, token):
                 block["outcome"] = "unauthorized"
                 block["reason"] = "validation_expression"
-                return (*self._error(api, "UNAUTHORIZED", rid),
-                        "The Authorization header does not match the validation expression "
-                        f"{authorizer.validation_expression}, so API Gateway answered 401 "
-                        "without invoking the authorizer.")
+                return (
+                    *self._error(api, "UNAUTHORIZED", rid),
+                    "The Authorization header does not match the validation expression "
+                    f"{authorizer.validation_expression}, so API Gateway answered 401 "
+                    "without invoking the authorizer.",
+                )
 
         arn = events.method_arn(api, request.method, request.path)
         block["arn"] = arn
@@ -449,7 +543,8 @@ class Gateway:
                 event = events.token_authorizer_event(api, request, identity[0] or "")
             else:
                 event = events.request_authorizer_event(
-                    api, route, request, [v or "" for v in identity], authorizer.payload_version)
+                    api, route, request, [v or "" for v in identity], authorizer.payload_version
+                )
             block["event"] = _redact_event(event)
             self._local.authorizer_trace = block
             try:
@@ -457,9 +552,12 @@ class Gateway:
                 invocation = self.runtime.invoke(authorizer.function, event)
             finally:
                 self._local.authorizer_trace = None
-            block.update(invoked=True, cold_start=invocation.cold_start,
-                         duration_ms=round(invocation.duration_ms, 3),
-                         function=authorizer.function.logical_id)
+            block.update(
+                invoked=True,
+                cold_start=invocation.cold_start,
+                duration_ms=round(invocation.duration_ms, 3),
+                function=authorizer.function.logical_id,
+            )
             failure = self._authorizer_failure(api, authorizer, invocation, block, rid)
             if failure is not None:
                 return failure
@@ -476,10 +574,13 @@ class Gateway:
                 return {"lambda": response.get("context") or {}}
             block["outcome"] = "deny"
             block["reason"] = (response.get("context") or {}).get("reason") or decision.get(
-                "reason")
-            return (*self._error(api, "FORBIDDEN", rid),
-                    "The authorizer's simple response said isAuthorized: false, which HTTP "
-                    "APIs answer with 403 (a simple response cannot ask for 401).")
+                "reason"
+            )
+            return (
+                *self._error(api, "FORBIDDEN", rid),
+                "The authorizer's simple response said isAuthorized: false, which HTTP "
+                "APIs answer with 403 (a simple response cannot ask for 401).",
+            )
 
         if response.get("context"):
             block["context"] = response["context"]
@@ -495,7 +596,8 @@ class Gateway:
             # is only whether its policy covers this request's ARN.
             block["cached_decision_reason"] = context.get("reason")
             block["reason"] = {"Allow": "allowed", "Deny": "explicit_deny"}.get(
-                result.effect, "implicit_deny")
+                result.effect, "implicit_deny"
+            )
         else:
             block["reason"] = context.get("reason") or decision.get("reason")
         if result.effect == "Allow":
@@ -504,49 +606,66 @@ class Gateway:
                 rest_context = entry.rest_context if entry is not None else None
                 if rest_context is None:
                     # REST hands context values to integrations as strings.
-                    rest_context = {k: str(v).lower() if isinstance(v, bool) else str(v)
-                                    for k, v in context.items()}
+                    rest_context = {
+                        k: str(v).lower() if isinstance(v, bool) else str(v)
+                        for k, v in context.items()
+                    }
                     if entry is not None:
                         entry.rest_context = rest_context
-                return {**rest_context, "principalId": response["principalId"],
-                        "integrationLatency": int(block.get("duration_ms", 0))}
+                return {
+                    **rest_context,
+                    "principalId": response["principalId"],
+                    "integrationLatency": int(block.get("duration_ms", 0)),
+                }
             if authorizer.payload_version == "2.0":
                 return {"lambda": context}
             return {**context, "principalId": response["principalId"]}
         block["outcome"] = "deny"
         if result.effect == "Deny":
             name = "EXPLICIT_DENY" if api.kind == "REST" else "FORBIDDEN"
-            summary = f"The policy explicitly denies {arn} (statement resource " \
-                      f"{result.resource})."
+            summary = f"The policy explicitly denies {arn} (statement resource {result.resource})."
         else:
             name = "IMPLICIT_DENY" if api.kind == "REST" else "FORBIDDEN"
-            summary = f"No Allow statement of the policy covers {arn}" + (
-                " (a cached policy written for another route)" if block["cache"] == "hit"
-                else "") + "."
+            summary = (
+                f"No Allow statement of the policy covers {arn}"
+                + (
+                    " (a cached policy written for another route)"
+                    if block["cache"] == "hit"
+                    else ""
+                )
+                + "."
+            )
         return (*self._error(api, name, rid), summary)
 
-    def _authorizer_failure(self, api: Api, authorizer: Authorizer, invocation: Invocation,
-                            block: dict[str, Any], rid: str,
-                            ) -> tuple[int, bytes, list[Any], str] | None:
+    def _authorizer_failure(
+        self,
+        api: Api,
+        authorizer: Authorizer,
+        invocation: Invocation,
+        block: dict[str, Any],
+        rid: str,
+    ) -> tuple[int, bytes, list[Any], str] | None:
         if invocation.failed:
-            block["error"] = {"type": invocation.error_type,
-                              "message": invocation.error_message}
+            block["error"] = {"type": invocation.error_type, "message": invocation.error_message}
             if invocation.error_message == "Unauthorized":
                 block["outcome"] = "unauthorized"
                 block["reason"] = (block.get("decision") or {}).get("reason", "unauthorized")
-                return (*self._error(api, "UNAUTHORIZED", rid),
-                        "The authorizer raised Exception('Unauthorized'), which API Gateway "
-                        "answers with 401.")
+                return (
+                    *self._error(api, "UNAUTHORIZED", rid),
+                    "The authorizer raised Exception('Unauthorized'), which API Gateway "
+                    "answers with 401.",
+                )
             block["outcome"] = "error"
             block["reason"] = "authorizer_error"
-            return (*self._error(api, "AUTHORIZER_FAILURE", rid),
-                    f"The authorizer failed ({invocation.error_type}: "
-                    f"{invocation.error_message}); API Gateway answers 500.")
+            return (
+                *self._error(api, "AUTHORIZER_FAILURE", rid),
+                f"The authorizer failed ({invocation.error_type}: "
+                f"{invocation.error_message}); API Gateway answers 500.",
+            )
         response = invocation.result
         problem = None
         if authorizer.simple_responses:
-            if not isinstance(response, dict) or not isinstance(response.get("isAuthorized"),
-                                                                bool):
+            if not isinstance(response, dict) or not isinstance(response.get("isAuthorized"), bool):
                 problem = "isAuthorized is missing or not a boolean"
         else:
             problem = malformed(response, rest=api.kind == "REST")
@@ -556,61 +675,92 @@ class Gateway:
         block["reason"] = "authorizer_malformed_response"
         block["error"] = {"type": "AuthorizerConfigurationException", "message": problem}
         name = "AUTHORIZER_CONFIGURATION_ERROR" if api.kind == "REST" else "AUTHORIZER_FAILURE"
-        return (*self._error(api, name, rid),
-                f"The authorizer's response is malformed ({problem}); API Gateway answers 500.")
+        return (
+            *self._error(api, name, rid),
+            f"The authorizer's response is malformed ({problem}); API Gateway answers 500.",
+        )
 
-    def _authorize_jwt(self, api: Api, route: Route, authorizer: Authorizer,
-                       identity: str | None, block: dict[str, Any], rid: str,
-                       ) -> dict[str, Any] | tuple[int, bytes, list[Any], str]:
+    def _authorize_jwt(
+        self,
+        api: Api,
+        route: Route,
+        authorizer: Authorizer,
+        identity: str | None,
+        block: dict[str, Any],
+        rid: str,
+    ) -> dict[str, Any] | tuple[int, bytes, list[Any], str]:
         checker = self._jwt.get((api.api_id, authorizer.name))
         if checker is None:
             checker = JwtAuthorizer(authorizer.issuer or "", authorizer.audience)
             self._jwt[(api.api_id, authorizer.name)] = checker
         outcome = checker.check(identity, route.scopes)
-        block.update(invoked=False, reason=outcome.reason, detail=outcome.detail,
-                     route_scopes=list(route.scopes))
+        block.update(
+            invoked=False,
+            reason=outcome.reason,
+            detail=outcome.detail,
+            route_scopes=list(route.scopes),
+        )
         if outcome.claims:
-            block["claims"] = {k: outcome.claims.get(k) for k in
-                               ("iss", "sub", "aud", "azp", "scope", "exp", "gty")
-                               if k in outcome.claims}
+            block["claims"] = {
+                k: outcome.claims.get(k)
+                for k in ("iss", "sub", "aud", "azp", "scope", "exp", "gty")
+                if k in outcome.claims
+            }
         if outcome.status == 200:
             block["outcome"] = "allow"
             return {"jwt": {"claims": render_claims(outcome.claims), "scopes": outcome.scopes}}
         block["outcome"] = "unauthorized" if outcome.status == 401 else "deny"
         name = "UNAUTHORIZED" if outcome.status == 401 else "FORBIDDEN"
-        header = [] if outcome.reason == "missing_token" else [
-            ("www-authenticate", outcome.www_authenticate)]
-        return (*self._error(api, name, rid, header),
-                f"The JWT authorizer refused the request: {outcome.detail}.")
+        header = (
+            []
+            if outcome.reason == "missing_token"
+            else [("www-authenticate", outcome.www_authenticate)]
+        )
+        return (
+            *self._error(api, name, rid, header),
+            f"The JWT authorizer refused the request: {outcome.detail}.",
+        )
 
     # Integration ------------------------------------------------------------------------------
 
-    def _integrate(self, api: Api, route: Route, request: events.IncomingRequest,
-                   authorizer_context: dict[str, Any] | None, trace: dict[str, Any],
-                   ) -> tuple[int, bytes, list[Any], str]:
+    def _integrate(
+        self,
+        api: Api,
+        route: Route,
+        request: events.IncomingRequest,
+        authorizer_context: dict[str, Any] | None,
+        trace: dict[str, Any],
+    ) -> tuple[int, bytes, list[Any], str]:
         rid = request.request_id
         if api.kind == "REST":
             event = events.rest_proxy_event(api, route, request, authorizer_context)
         else:
             event = events.http_proxy_event(api, route, request, authorizer_context)
         invocation = self.runtime.invoke(route.function, event)
-        block: dict[str, Any] = {"function": route.function.logical_id,
-                                 "cold_start": invocation.cold_start,
-                                 "duration_ms": round(invocation.duration_ms, 3)}
+        block: dict[str, Any] = {
+            "function": route.function.logical_id,
+            "cold_start": invocation.cold_start,
+            "duration_ms": round(invocation.duration_ms, 3),
+        }
         trace["integration"] = block
         if invocation.failed:
-            block["error"] = {"type": invocation.error_type,
-                              "message": invocation.error_message}
-            return (*self._error(api, "INTEGRATION_FAILURE", rid),
-                    f"The function failed ({invocation.error_type}); API Gateway answers "
-                    f"{502 if api.kind == 'REST' else 500}.")
+            block["error"] = {"type": invocation.error_type, "message": invocation.error_message}
+            return (
+                *self._error(api, "INTEGRATION_FAILURE", rid),
+                f"The function failed ({invocation.error_type}); API Gateway answers "
+                f"{502 if api.kind == 'REST' else 500}.",
+            )
         mapped = map_proxy_response(invocation.result, api.kind)
         if mapped is None:
-            block["error"] = {"type": "MalformedProxyResponse",
-                              "message": "the function's response is not a proxy response"}
-            return (*self._error(api, "INTEGRATION_FAILURE", rid),
-                    "The function returned a malformed proxy response; API Gateway answers "
-                    f"{502 if api.kind == 'REST' else 500}.")
+            block["error"] = {
+                "type": "MalformedProxyResponse",
+                "message": "the function's response is not a proxy response",
+            }
+            return (
+                *self._error(api, "INTEGRATION_FAILURE", rid),
+                "The function returned a malformed proxy response; API Gateway answers "
+                f"{502 if api.kind == 'REST' else 500}.",
+            )
         status, headers, body = mapped
         block["status"] = status
         id_header = ("x-amzn-RequestId" if api.kind == "REST" else "apigw-requestid", rid)
@@ -619,8 +769,11 @@ class Gateway:
 
 def wsgi_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
     """Return the request headers of a WSGI environ as (Name, value) pairs."""
-    headers = [(key[5:].replace("_", "-").title(), value) for key, value in environ.items()
-               if key.startswith("HTTP_")]
+    headers = [
+        (key[5:].replace("_", "-").title(), value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    ]
     for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
         if environ.get(key):
             headers.append((name, environ[key]))

@@ -65,8 +65,11 @@ def method_arn(api: Api, method: str, path: str) -> str:
     return f"{api.arn_prefix()}/{method}{path}"
 
 
-def _v1_request_context(api: Api, route: Route | None, request: IncomingRequest,
-                        ) -> dict[str, Any]:
+def _v1_request_context(
+    api: Api,
+    route: Route | None,
+    request: IncomingRequest,
+) -> dict[str, Any]:
     resource = route.path if route else request.path
     return {
         "resourceId": route.function.logical_id[:6].lower() if route else "unknown",
@@ -82,11 +85,19 @@ def _v1_request_context(api: Api, route: Route | None, request: IncomingRequest,
         "requestTimeEpoch": request.epoch_ms,
         "requestId": request.request_id,
         "identity": {
-            "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None,
-            "caller": None, "sourceIp": request.source_ip, "principalOrgId": None,
-            "accessKey": None, "cognitoAuthenticationType": None,
-            "cognitoAuthenticationProvider": None, "userArn": None,
-            "userAgent": request.header("User-Agent"), "user": None, "apiKey": None,
+            "cognitoIdentityPoolId": None,
+            "accountId": None,
+            "cognitoIdentityId": None,
+            "caller": None,
+            "sourceIp": request.source_ip,
+            "principalOrgId": None,
+            "accessKey": None,
+            "cognitoAuthenticationType": None,
+            "cognitoAuthenticationProvider": None,
+            "userArn": None,
+            "userAgent": request.header("User-Agent"),
+            "user": None,
+            "apiKey": None,
             "clientCert": None,
         },
         "domainName": f"{api.api_id}.execute-api.{REGION}.amazonaws.com",
@@ -103,8 +114,9 @@ def _v1_headers(request: IncomingRequest) -> tuple[dict[str, str], dict[str, lis
     return single, multi
 
 
-def _v1_query(request: IncomingRequest) -> tuple[dict[str, str] | None,
-                                                  dict[str, list[str]] | None]:
+def _v1_query(
+    request: IncomingRequest,
+) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
     if not request.query:
         return None, None
     single: dict[str, str] = {}
@@ -115,8 +127,9 @@ def _v1_query(request: IncomingRequest) -> tuple[dict[str, str] | None,
     return single, multi
 
 
-def rest_proxy_event(api: Api, route: Route, request: IncomingRequest,
-                     authorizer: dict[str, Any] | None) -> dict[str, Any]:
+def rest_proxy_event(
+    api: Api, route: Route, request: IncomingRequest, authorizer: dict[str, Any] | None
+) -> dict[str, Any]:
     """Return the payload 1.0 event of a REST Lambda proxy integration."""
     headers, multi_headers = _v1_headers(request)
     query, multi_query = _v1_query(request)
@@ -125,26 +138,44 @@ def rest_proxy_event(api: Api, route: Route, request: IncomingRequest,
         context["authorizer"] = authorizer
     body, is_base64 = _text_body(request)
     return {
-        "resource": route.path, "path": request.path, "httpMethod": request.method,
-        "headers": headers or None, "multiValueHeaders": multi_headers or None,
-        "queryStringParameters": query, "multiValueQueryStringParameters": multi_query,
-        "pathParameters": None, "stageVariables": None, "requestContext": context,
-        "body": body, "isBase64Encoded": is_base64,
+        "resource": route.path,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": context,
+        "body": body,
+        "isBase64Encoded": is_base64,
     }
 
 
-def _v2_request_context(api: Api, route: Route | None, request: IncomingRequest,
-                        ) -> dict[str, Any]:
+def _v2_request_context(
+    api: Api,
+    route: Route | None,
+    request: IncomingRequest,
+) -> dict[str, Any]:
     route_key = route.key if route else "$default"
     return {
-        "accountId": ACCOUNT, "apiId": api.api_id,
+        "accountId": ACCOUNT,
+        "apiId": api.api_id,
         "domainName": f"{api.api_id}.execute-api.{REGION}.amazonaws.com",
         "domainPrefix": api.api_id,
-        "http": {"method": request.method, "path": f"/{api.stage}{request.path}",
-                 "protocol": "HTTP/1.1", "sourceIp": request.source_ip,
-                 "userAgent": request.header("User-Agent") or ""},
-        "requestId": request.request_id, "routeKey": route_key, "stage": api.stage,
-        "time": _request_time(request.epoch_ms), "timeEpoch": request.epoch_ms,
+        "http": {
+            "method": request.method,
+            "path": f"/{api.stage}{request.path}",
+            "protocol": "HTTP/1.1",
+            "sourceIp": request.source_ip,
+            "userAgent": request.header("User-Agent") or "",
+        },
+        "requestId": request.request_id,
+        "routeKey": route_key,
+        "stage": api.stage,
+        "time": _request_time(request.epoch_ms),
+        "timeEpoch": request.epoch_ms,
     }
 
 
@@ -160,8 +191,9 @@ def _v2_headers(request: IncomingRequest) -> tuple[dict[str, str], list[str]]:
     return headers, cookies
 
 
-def http_proxy_event(api: Api, route: Route, request: IncomingRequest,
-                     authorizer: dict[str, Any] | None) -> dict[str, Any]:
+def http_proxy_event(
+    api: Api, route: Route, request: IncomingRequest, authorizer: dict[str, Any] | None
+) -> dict[str, Any]:
     """Return the payload 2.0 event of an HTTP API Lambda integration."""
     headers, cookies = _v2_headers(request)
     context = _v2_request_context(api, route, request)
@@ -169,8 +201,12 @@ def http_proxy_event(api: Api, route: Route, request: IncomingRequest,
         context["authorizer"] = authorizer
     body, is_base64 = _text_body(request)
     event: dict[str, Any] = {
-        "version": "2.0", "routeKey": route.key, "rawPath": f"/{api.stage}{request.path}",
-        "rawQueryString": request.raw_query, "headers": headers, "requestContext": context,
+        "version": "2.0",
+        "routeKey": route.key,
+        "rawPath": f"/{api.stage}{request.path}",
+        "rawQueryString": request.raw_query,
+        "headers": headers,
+        "requestContext": context,
         "isBase64Encoded": is_base64,
     }
     if cookies:
@@ -187,20 +223,30 @@ def http_proxy_event(api: Api, route: Route, request: IncomingRequest,
 
 def token_authorizer_event(api: Api, request: IncomingRequest, token: str) -> dict[str, Any]:
     """Return a REST TOKEN authorizer event."""
-    return {"type": "TOKEN", "authorizationToken": token,
-            "methodArn": method_arn(api, request.method, request.path)}
+    return {
+        "type": "TOKEN",
+        "authorizationToken": token,
+        "methodArn": method_arn(api, request.method, request.path),
+    }
 
 
-def request_authorizer_event(api: Api, route: Route, request: IncomingRequest,
-                             identity: list[str], version: str) -> dict[str, Any]:
+def request_authorizer_event(
+    api: Api, route: Route, request: IncomingRequest, identity: list[str], version: str
+) -> dict[str, Any]:
     """Return a REQUEST authorizer event: REST, or HTTP payload 1.0 or 2.0."""
     arn = method_arn(api, request.method, request.path)
     if version == "2.0":
         headers, cookies = _v2_headers(request)
         event: dict[str, Any] = {
-            "version": "2.0", "type": "REQUEST", "routeArn": arn, "identitySource": identity,
-            "routeKey": route.key, "rawPath": f"/{api.stage}{request.path}",
-            "rawQueryString": request.raw_query, "cookies": cookies, "headers": headers,
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": arn,
+            "identitySource": identity,
+            "routeKey": route.key,
+            "rawPath": f"/{api.stage}{request.path}",
+            "rawQueryString": request.raw_query,
+            "cookies": cookies,
+            "headers": headers,
             "requestContext": _v2_request_context(api, route, request),
         }
         if request.query:
@@ -209,10 +255,17 @@ def request_authorizer_event(api: Api, route: Route, request: IncomingRequest,
     headers, multi_headers = _v1_headers(request)
     query, multi_query = _v1_query(request)
     event = {
-        "type": "REQUEST", "methodArn": arn, "resource": route.path, "path": request.path,
-        "httpMethod": request.method, "headers": headers, "multiValueHeaders": multi_headers,
-        "queryStringParameters": query, "multiValueQueryStringParameters": multi_query,
-        "pathParameters": {}, "stageVariables": {},
+        "type": "REQUEST",
+        "methodArn": arn,
+        "resource": route.path,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": {},
+        "stageVariables": {},
         "requestContext": _v1_request_context(api, route, request),
     }
     if api.kind == "HTTP":

@@ -70,8 +70,9 @@ class JwtAuthorizer:
                 with urllib.request.urlopen(discovery, timeout=3) as response:  # noqa: S310
                     jwks_uri = json.load(response)["jwks_uri"]
                 # API Gateway caches keys up to an hour and refetches for a kid it has not seen.
-                self._client = jwt.PyJWKClient(jwks_uri, lifespan=3600, cooldown_duration=0,
-                                               timeout=3)
+                self._client = jwt.PyJWKClient(
+                    jwks_uri, lifespan=3600, cooldown_duration=0, timeout=3
+                )
             return self._client
 
     def check(self, identity: str | None, route_scopes: tuple[str, ...]) -> JwtOutcome:
@@ -91,12 +92,16 @@ class JwtAuthorizer:
         try:
             key = self._keys().get_signing_key(header.get("kid"))
         except (jwt.PyJWKClientError, OSError, ValueError, KeyError):
-            return JwtOutcome(401, "unknown_kid",
-                              "the signing key (kid) was not found in the issuer's JWKS")
+            return JwtOutcome(
+                401, "unknown_kid", "the signing key (kid) was not found in the issuer's JWKS"
+            )
         try:
-            claims = jwt.decode(token, key, algorithms=[alg],
-                                options={"verify_aud": False, "verify_iss": False,
-                                         "require": ["exp"]})
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                options={"verify_aud": False, "verify_iss": False, "require": ["exp"]},
+            )
         except jwt.ExpiredSignatureError:
             return JwtOutcome(401, "token_expired", "the token has expired")
         except jwt.ImmatureSignatureError:
@@ -118,11 +123,22 @@ class JwtAuthorizer:
         if isinstance(iat, int | float) and iat > time.time() + 5:
             return JwtOutcome(401, "issued_in_future", "the token is not valid yet")
         raw_scopes = claims.get("scope") or claims.get("scp") or ""
-        token_scopes = [str(s) for s in raw_scopes] if isinstance(raw_scopes, list) else str(
-            raw_scopes).split()
+        token_scopes = (
+            [str(s) for s in raw_scopes]
+            if isinstance(raw_scopes, list)
+            else str(raw_scopes).split()
+        )
         if route_scopes and not set(token_scopes) & set(route_scopes):
-            return JwtOutcome(403, "insufficient_scope",
-                              f"the token does not have any of the route's scopes: "
-                              f"{' '.join(route_scopes)}", claims)
-        return JwtOutcome(200, "allowed", "the token passed every check", claims,
-                          token_scopes if route_scopes else None)
+            return JwtOutcome(
+                403,
+                "insufficient_scope",
+                f"the token does not have any of the route's scopes: {' '.join(route_scopes)}",
+                claims,
+            )
+        return JwtOutcome(
+            200,
+            "allowed",
+            "the token passed every check",
+            claims,
+            token_scopes if route_scopes else None,
+        )

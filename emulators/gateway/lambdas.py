@@ -82,7 +82,8 @@ class LambdaRuntime:
                 if name in merged and merged[name] != value:
                     raise TemplateError(
                         f"{function.logical_id} and {owners[name]} set {name} to different "
-                        "values; in-process functions share one environment")
+                        "values; in-process functions share one environment"
+                    )
                 merged[name] = value
                 owners[name] = function.logical_id
         # In-process functions share one process environment; each reads only its own names.
@@ -116,15 +117,15 @@ class LambdaRuntime:
                     handler = self._load(function)
                     self._handlers[function.logical_id] = handler
                     # One log stream per container, as on Lambda.
-                    self._log_streams[function.logical_id] = time.strftime(
-                        "%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+                    self._log_streams[function.logical_id] = (
+                        time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+                    )
                     invocation.cold_start = True
         # The events are built fresh for each call from JSON types only, so they need no
         # round trip; what a function returns does, as Lambda serializes it.
         started = time.perf_counter()
         try:
-            result = handler(event, LambdaContext(function,
-                                                    self._log_streams[function.logical_id]))
+            result = handler(event, LambdaContext(function, self._log_streams[function.logical_id]))
         except Exception as exc:  # the function's failure is data here, as on Lambda
             invocation.error_type = type(exc).__name__
             invocation.error_message = str(exc)

@@ -22,8 +22,10 @@ class PolicyResult:
 
 @functools.lru_cache(maxsize=4096)
 def _pattern(resource: str) -> re.Pattern[str]:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c)
-                              for c in resource) + r"\Z", re.DOTALL)
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in resource) + r"\Z",
+        re.DOTALL,
+    )
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -31,8 +33,9 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _action_matches(action: Any) -> bool:
-    return any(isinstance(a, str) and _pattern(a).match("execute-api:Invoke")
-               for a in _as_list(action))
+    return any(
+        isinstance(a, str) and _pattern(a).match("execute-api:Invoke") for a in _as_list(action)
+    )
 
 
 def evaluate(policy: dict[str, Any], arn: str) -> PolicyResult:
@@ -75,6 +78,8 @@ def malformed(response: Any, rest: bool) -> str | None:
         if rest:
             for key, value in context.items():
                 if isinstance(value, list | dict):
-                    return (f"context.{key} is an {type(value).__name__}; REST APIs accept "
-                            "only strings, numbers and booleans")
+                    return (
+                        f"context.{key} is an {type(value).__name__}; REST APIs accept "
+                        "only strings, numbers and booleans"
+                    )
     return None

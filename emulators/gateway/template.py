@@ -141,7 +141,7 @@ class _Resolver:
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
-            (name, arg), = value.items()
+            ((name, arg),) = value.items()
             if name == "Ref":
                 if arg in self.parameters:
                     return self.parameters[arg]
@@ -167,48 +167,73 @@ def _function_of(ref: Any, functions: dict[str, Function], where: str) -> Functi
     raise TemplateError(f"{where}: FunctionArn must be !GetAtt <Function>.Arn")
 
 
-def _rest_authorizers(name: str, config: dict[str, Any],
-                      functions: dict[str, Function]) -> Authorizer:
+def _rest_authorizers(
+    name: str, config: dict[str, Any], functions: dict[str, Function]
+) -> Authorizer:
     kind = config.get("FunctionPayloadType", "TOKEN").upper()
     identity = config.get("Identity") or {}
     ttl = int(identity.get("ReauthorizeEvery", SAM_DEFAULT_TTL))
     if kind == "TOKEN":
         sources: tuple[str, ...] = (f"$request.header.{identity.get('Header', 'Authorization')}",)
     else:
-        sources = tuple(f"$request.header.{h}" for h in identity.get("Headers", ())) + tuple(
-            f"$request.querystring.{q}" for q in identity.get("QueryStrings", ())) + tuple(
-            f"$context.{c}" for c in identity.get("Context", ())) + tuple(
-            f"$stageVariables.{s}" for s in identity.get("StageVariables", ()))
-    return Authorizer(name, kind, _function_of(config.get("FunctionArn"), functions, name),
-                      sources, ttl=ttl,
-                      validation_expression=identity.get("ValidationExpression"))
+        sources = (
+            tuple(f"$request.header.{h}" for h in identity.get("Headers", ()))
+            + tuple(f"$request.querystring.{q}" for q in identity.get("QueryStrings", ()))
+            + tuple(f"$context.{c}" for c in identity.get("Context", ()))
+            + tuple(f"$stageVariables.{s}" for s in identity.get("StageVariables", ()))
+        )
+    return Authorizer(
+        name,
+        kind,
+        _function_of(config.get("FunctionArn"), functions, name),
+        sources,
+        ttl=ttl,
+        validation_expression=identity.get("ValidationExpression"),
+    )
 
 
-def _http_authorizer(name: str, config: dict[str, Any],
-                     functions: dict[str, Function]) -> Authorizer:
+def _http_authorizer(
+    name: str, config: dict[str, Any], functions: dict[str, Function]
+) -> Authorizer:
     if "JwtConfiguration" in config:
         jwt = config["JwtConfiguration"]
         audience = jwt.get("audience") or []
         source = config.get("IdentitySource", "$request.header.Authorization")
-        return Authorizer(name, "JWT", None, (source,), issuer=jwt.get("issuer"),
-                          audience=tuple(audience if isinstance(audience, list) else [audience]))
+        return Authorizer(
+            name,
+            "JWT",
+            None,
+            (source,),
+            issuer=jwt.get("issuer"),
+            audience=tuple(audience if isinstance(audience, list) else [audience]),
+        )
     identity = config.get("Identity") or {}
-    sources = tuple(f"$request.header.{h}" for h in identity.get("Headers", ())) + tuple(
-        f"$request.querystring.{q}" for q in identity.get("QueryStrings", ())) + tuple(
-        f"$context.{c}" for c in identity.get("Context", ())) + tuple(
-        f"$stageVariables.{s}" for s in identity.get("StageVariables", ()))
-    return Authorizer(name, "REQUEST", _function_of(config.get("FunctionArn"), functions, name),
-                      sources, ttl=int(identity.get("ReauthorizeEvery", SAM_DEFAULT_TTL)),
-                      payload_version=str(config.get("AuthorizerPayloadFormatVersion", "2.0")),
-                      simple_responses=bool(config.get("EnableSimpleResponses", False)))
+    sources = (
+        tuple(f"$request.header.{h}" for h in identity.get("Headers", ()))
+        + tuple(f"$request.querystring.{q}" for q in identity.get("QueryStrings", ()))
+        + tuple(f"$context.{c}" for c in identity.get("Context", ()))
+        + tuple(f"$stageVariables.{s}" for s in identity.get("StageVariables", ()))
+    )
+    return Authorizer(
+        name,
+        "REQUEST",
+        _function_of(config.get("FunctionArn"), functions, name),
+        sources,
+        ttl=int(identity.get("ReauthorizeEvery", SAM_DEFAULT_TTL)),
+        payload_version=str(config.get("AuthorizerPayloadFormatVersion", "2.0")),
+        simple_responses=bool(config.get("EnableSimpleResponses", False)),
+    )
 
 
 def load_model(parameters: dict[str, str], path: Path = TEMPLATE) -> Model:
     """Read the template with these parameter values (defaults fill the rest)."""
     document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
     resources: dict[str, Any] = document.get("Resources", {})
-    values = {name: str(spec["Default"]) for name, spec in document.get("Parameters", {}).items()
-              if "Default" in spec}
+    values = {
+        name: str(spec["Default"])
+        for name, spec in document.get("Parameters", {}).items()
+        if "Default" in spec
+    }
     values.update(parameters)
     missing = [n for n in document.get("Parameters", {}) if n not in values]
     if missing:
@@ -221,26 +246,38 @@ def load_model(parameters: dict[str, str], path: Path = TEMPLATE) -> Model:
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         props = resolve(resource.get("Properties", {}))
-        env = {**((global_function.get("Environment") or {}).get("Variables") or {}),
-               **((props.get("Environment") or {}).get("Variables") or {})}
+        env = {
+            **((global_function.get("Environment") or {}).get("Variables") or {}),
+            **((props.get("Environment") or {}).get("Variables") or {}),
+        }
         functions[logical_id] = Function(
-            logical_id, props["Handler"], {k: str(v) for k, v in env.items()},
+            logical_id,
+            props["Handler"],
+            {k: str(v) for k, v in env.items()},
             float(props.get("Timeout", global_function.get("Timeout", 3))),
-            int(props.get("MemorySize", global_function.get("MemorySize", 128))))
+            int(props.get("MemorySize", global_function.get("MemorySize", 128))),
+        )
 
     apis: dict[str, Api] = {}
     for logical_id, resource in resources.items():
         kind = {"AWS::Serverless::Api": "REST", "AWS::Serverless::HttpApi": "HTTP"}.get(
-            resource.get("Type", ""))
+            resource.get("Type", "")
+        )
         if kind is None:
             continue
         props = resolve(resource.get("Properties", {}))
-        api = Api(logical_id, kind, props.get("Name", logical_id),
-                  props.get("StageName", "$default"), api_id_for(logical_id))
+        api = Api(
+            logical_id,
+            kind,
+            props.get("Name", logical_id),
+            props.get("StageName", "$default"),
+            api_id_for(logical_id),
+        )
         auth = props.get("Auth") or {}
         for name, config in (auth.get("Authorizers") or {}).items():
             api.authorizers[name] = (_rest_authorizers if kind == "REST" else _http_authorizer)(
-                name, config, functions)
+                name, config, functions
+            )
         api.authorizers["__default__"] = api.authorizers.get(auth.get("DefaultAuthorizer", ""))
         apis[logical_id] = api
 
@@ -262,8 +299,15 @@ def load_model(parameters: dict[str, str], path: Path = TEMPLATE) -> Model:
                 authorizer = api.authorizers[authorizer_name]
             else:
                 authorizer = api.authorizers.get("__default__")
-            api.routes.append(Route(str(eprops["Method"]).upper(), eprops["Path"], function,
-                                    authorizer, tuple(auth.get("AuthorizationScopes", ()))))
+            api.routes.append(
+                Route(
+                    str(eprops["Method"]).upper(),
+                    eprops["Path"],
+                    function,
+                    authorizer,
+                    tuple(auth.get("AuthorizationScopes", ())),
+                )
+            )
     for api in apis.values():
         api.authorizers.pop("__default__", None)
         api.routes.sort(key=lambda r: (r.path, r.method))

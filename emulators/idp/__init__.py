@@ -79,8 +79,9 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     issuer = app.config["IDP_ISSUER"].rstrip("/") + "/"
     tenant_source = app.config["IDP_TENANT"]
-    tenant_data = tenant_source if isinstance(tenant_source, dict) else load_tenant_data(
-        tenant_source)
+    tenant_data = (
+        tenant_source if isinstance(tenant_source, dict) else load_tenant_data(tenant_source)
+    )
     provider = open_provider(issuer, parse_tenant(tenant_data), app.config["IDP_DATABASE"])
     app.secret_key = provider.store.secret("idp_session_key")
     app.extensions["idp"] = provider
@@ -101,25 +102,31 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError) -> tuple[str, int]:
         return render_template(
-            "idp/error.html", title="This form has expired",
+            "idp/error.html",
+            title="This form has expired",
             message="Go back to the application and start the login again.",
         ), 400
 
     @app.errorhandler(404)
     def not_found(error: Exception) -> tuple[str, int]:
-        return render_template("idp/error.html", title="Not found",
-                               message="This identity provider has no such page."), 404
+        return render_template(
+            "idp/error.html", title="Not found", message="This identity provider has no such page."
+        ), 404
 
     @app.errorhandler(405)
     def method_not_allowed(error: Exception) -> tuple[str, int]:
-        return render_template("idp/error.html", title="Method not allowed",
-                               message="This endpoint does not take that HTTP method."), 405
+        return render_template(
+            "idp/error.html",
+            title="Method not allowed",
+            message="This endpoint does not take that HTTP method.",
+        ), 405
 
     @app.after_request
     def security_headers(response: Any) -> Any:
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+            "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        )
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

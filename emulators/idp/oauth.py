@@ -122,18 +122,24 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         payload = request.payload.data
         audience = payload.get("audience") or None
         user = request.user
-        idp.store.save_code(code, {
-            "client_id": request.client.get_client_id(),
-            "user_id": user.get_user_id(),
-            "redirect_uri": request.payload.redirect_uri,
-            "scope": granted_user_scope(idp.tenant, request.payload.scope, audience, user.roles),
-            "audience": audience,
-            "nonce": payload.get("nonce"),
-            "auth_time": g.get("idp_auth_time") or int(time.time()),
-            "sid": g.get("idp_sid"),
-            "code_challenge": payload.get("code_challenge"),
-            "code_challenge_method": payload.get("code_challenge_method"),
-        }, idp.tenant.authorization_code_lifetime)
+        idp.store.save_code(
+            code,
+            {
+                "client_id": request.client.get_client_id(),
+                "user_id": user.get_user_id(),
+                "redirect_uri": request.payload.redirect_uri,
+                "scope": granted_user_scope(
+                    idp.tenant, request.payload.scope, audience, user.roles
+                ),
+                "audience": audience,
+                "nonce": payload.get("nonce"),
+                "auth_time": g.get("idp_auth_time") or int(time.time()),
+                "sid": g.get("idp_sid"),
+                "code_challenge": payload.get("code_challenge"),
+                "code_challenge_method": payload.get("code_challenge_method"),
+            },
+            idp.tenant.authorization_code_lifetime,
+        )
 
     def query_authorization_code(self, code: str, client: Client) -> StoredGrant | None:
         store = _idp().store
@@ -151,8 +157,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return None
 
     def authenticate_user(self, authorization_code: StoredGrant) -> Any:
-        g.idp_issuance = Issuance(audience=authorization_code.audience,
-                                  code_hash=authorization_code.code_hash)
+        g.idp_issuance = Issuance(
+            audience=authorization_code.audience, code_hash=authorization_code.code_hash
+        )
         return _idp().store.get_user(authorization_code.user_id)
 
 
@@ -174,8 +181,12 @@ class OpenIDCode(oidc_grants.OpenIDCode):
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         idp = _idp()
         now = int(time.time())
-        return {"iss": idp.issuer, "aud": client.get_client_id(), "iat": now,
-                "exp": now + idp.tenant.id_token_lifetime}
+        return {
+            "iss": idp.issuer,
+            "aud": client.get_client_id(),
+            "iat": now,
+            "exp": now + idp.tenant.id_token_lifetime,
+        }
 
     def get_authorization_code_claims(self, authorization_code: StoredGrant) -> dict[str, Any]:
         claims = super().get_authorization_code_claims(authorization_code)
@@ -216,14 +227,16 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         audience = self.request.form.get("audience")
         if not audience:
             raise InvalidRequestError(
-                "Missing 'audience': client credentials need the identifier of the API.")
+                "Missing 'audience': client credentials need the identifier of the API."
+            )
         if audience not in tenant.apis:
             raise AccessDeniedError(f"Service not found: {audience}")
         granted = self.client.app.client_grants.get(audience)
         if granted is None:
             raise AccessDeniedError(
                 f'Client is not authorized to access "{audience}". '
-                'You need to create a "client-grant" associated to this API.')
+                'You need to create a "client-grant" associated to this API.'
+            )
         requested = split_scope(self.request.payload.scope)
         missing = [s for s in requested if s not in granted]
         if missing:
@@ -243,15 +256,19 @@ class S256CodeChallenge(CodeChallenge):
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
 
 
-def create_authorization_server(app: Flask, minter: TokenMinter,
-                                query_client: Any) -> AuthorizationServer:
+def create_authorization_server(
+    app: Flask, minter: TokenMinter, query_client: Any
+) -> AuthorizationServer:
     """Build the authorization server for an IdP app, with every grant registered."""
-    server = AuthorizationServer(app, query_client=query_client,
-                                 save_token=lambda token, request: None)
+    server = AuthorizationServer(
+        app, query_client=query_client, save_token=lambda token, request: None
+    )
     server.register_token_generator(
-        "default", lambda **kwargs: minter(**kwargs, issuance=g.get("idp_issuance")))
-    server.register_grant(AuthorizationCodeGrant,
-                          [S256CodeChallenge(required=False), OpenIDCode(require_nonce=False)])
+        "default", lambda **kwargs: minter(**kwargs, issuance=g.get("idp_issuance"))
+    )
+    server.register_grant(
+        AuthorizationCodeGrant, [S256CodeChallenge(required=False), OpenIDCode(require_nonce=False)]
+    )
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
     return server

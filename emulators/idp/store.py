@@ -126,19 +126,34 @@ class Store:
         """Create the tenant's demo users that do not exist yet; existing ones are kept."""
         for demo in tenant.users:
             if self.get_user(demo.user_id) is None and self.find_user(demo.email) is None:
-                self.add_user(demo.user_id, demo.email, demo.password, demo.name, demo.nickname,
-                              demo.roles)
+                self.add_user(
+                    demo.user_id, demo.email, demo.password, demo.name, demo.nickname, demo.roles
+                )
 
-    def add_user(self, user_id: str, email: str, password: str, name: str, nickname: str,
-                 roles: tuple[str, ...] | list[str]) -> User:
+    def add_user(
+        self,
+        user_id: str,
+        email: str,
+        password: str,
+        name: str,
+        nickname: str,
+        roles: tuple[str, ...] | list[str],
+    ) -> User:
         """Create a user with a hashed password; raise ValueError if the email is taken."""
         now = int(time.time())
         try:
             with self._conn() as conn:
                 conn.execute(
                     "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (user_id, email, generate_password_hash(password), name, nickname,
-                     json.dumps(list(roles)), now),
+                    (
+                        user_id,
+                        email,
+                        generate_password_hash(password),
+                        name,
+                        nickname,
+                        json.dumps(list(roles)),
+                        now,
+                    ),
                 )
         except sqlite3.IntegrityError as exc:
             raise ValueError(f"a user with email {email!r} or id {user_id!r} exists") from exc
@@ -147,8 +162,14 @@ class Store:
     def _user(self, row: sqlite3.Row | None) -> User | None:
         if row is None:
             return None
-        return User(row["user_id"], row["email"], row["name"], row["nickname"],
-                    tuple(json.loads(row["roles"])), row["updated_at"])
+        return User(
+            row["user_id"],
+            row["email"],
+            row["name"],
+            row["nickname"],
+            tuple(json.loads(row["roles"])),
+            row["updated_at"],
+        )
 
     def get_user(self, user_id: str) -> User | None:
         """Return the user with this `sub`, or None."""
@@ -197,7 +218,8 @@ class Store:
             if row is None:
                 return None, False
             spent = conn.execute(
-                "UPDATE codes SET used = 1 WHERE code_hash = ? AND used = 0", (code_hash,))
+                "UPDATE codes SET used = 1 WHERE code_hash = ? AND used = 0", (code_hash,)
+            )
             if spent.rowcount == 0:
                 return None, True
             if row["expires_at"] <= time.time():
@@ -213,8 +235,14 @@ class Store:
 
     # refresh and opaque tokens ---------------------------------------------------------
 
-    def save_token(self, table: str, token: str, data: dict[str, Any], lifetime: int,
-                   code_hash: str | None = None) -> None:
+    def save_token(
+        self,
+        table: str,
+        token: str,
+        data: dict[str, Any],
+        lifetime: int,
+        code_hash: str | None = None,
+    ) -> None:
         """Store a refresh or opaque access token's grant data for `lifetime` seconds."""
         if table not in ("refresh_tokens", "opaque_tokens"):
             raise ValueError(table)
@@ -229,29 +257,48 @@ class Store:
         """Return a live, unrevoked token's grant data, or None."""
         if table not in ("refresh_tokens", "opaque_tokens"):
             raise ValueError(table)
-        row = self._conn().execute(
-            f"SELECT * FROM {table} WHERE token_hash = ?",  # noqa: S608
-            (digest(token),),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT * FROM {table} WHERE token_hash = ?",  # noqa: S608
+                (digest(token),),
+            )
+            .fetchone()
+        )
         if row is None or row["revoked"] or row["expires_at"] <= time.time():
             return None
-        return {**json.loads(row["data"]), "token_hash": row["token_hash"],
-                "code_hash": row["code_hash"]}
+        return {
+            **json.loads(row["data"]),
+            "token_hash": row["token_hash"],
+            "code_hash": row["code_hash"],
+        }
 
     def revoke_refresh_token(self, token_hash: str) -> None:
         """Revoke a refresh token (rotation: each one is good for a single use)."""
         with self._conn() as conn:
-            conn.execute("UPDATE refresh_tokens SET revoked = 1 WHERE token_hash = ?",
-                         (token_hash,))
+            conn.execute(
+                "UPDATE refresh_tokens SET revoked = 1 WHERE token_hash = ?", (token_hash,)
+            )
 
     # signing keys -----------------------------------------------------------------------
 
     def signing_keys(self) -> list[SigningKey]:
         """Return all stored keys, newest first."""
-        rows = self._conn().execute(
-            "SELECT * FROM signing_keys ORDER BY created_at DESC, rowid DESC").fetchall()
-        return [SigningKey(r["kid"], json.loads(r["private_jwk"]), r["created_at"],
-                           r["retired_at"], r["published_until"]) for r in rows]
+        rows = (
+            self._conn()
+            .execute("SELECT * FROM signing_keys ORDER BY created_at DESC, rowid DESC")
+            .fetchall()
+        )
+        return [
+            SigningKey(
+                r["kid"],
+                json.loads(r["private_jwk"]),
+                r["created_at"],
+                r["retired_at"],
+                r["published_until"],
+            )
+            for r in rows
+        ]
 
     def add_signing_key(self, kid: str, private_jwk: dict[str, Any], publish_old_for: int) -> None:
         """Make a new key the active one; older keys stay published for `publish_old_for` s."""
@@ -275,5 +322,6 @@ class Store:
                 return row["value"]
             value = secrets.token_hex(32)
             conn.execute("INSERT OR IGNORE INTO secrets VALUES (?, ?)", (name, value))
-            return conn.execute("SELECT value FROM secrets WHERE name = ?",
-                                (name,)).fetchone()["value"]
+            return conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()[
+                "value"
+            ]

@@ -39,8 +39,9 @@ def split_scope(scope: str | None) -> list[str]:
     return words
 
 
-def granted_user_scope(tenant: Tenant, requested: str | None, audience: str | None,
-                       roles: tuple[str, ...]) -> str:
+def granted_user_scope(
+    tenant: Tenant, requested: str | None, audience: str | None, roles: tuple[str, ...]
+) -> str:
     """Return the scope a user is granted: OIDC scopes plus requested permissions they hold.
 
     This is Auth0 with RBAC on: API scopes are the intersection of what was asked and what
@@ -66,8 +67,16 @@ class TokenMinter:
         self.store = store
         self.keys = keys
 
-    def access_token_claims(self, *, sub: str, client_id: str, audience: str, scope: str,
-                            permissions: list[str] | None, grant_type: str) -> dict[str, Any]:
+    def access_token_claims(
+        self,
+        *,
+        sub: str,
+        client_id: str,
+        audience: str,
+        scope: str,
+        permissions: list[str] | None,
+        grant_type: str,
+    ) -> dict[str, Any]:
         """Return the claims of a JWT access token for `audience`, in Auth0's default profile."""
         now = int(time.time())
         api = self.tenant.apis[audience]
@@ -89,9 +98,16 @@ class TokenMinter:
             claims["permissions"] = permissions
         return claims
 
-    def __call__(self, grant_type: str, client: Any, user: Any = None, scope: str | None = None,
-                 expires_in: int | None = None, include_refresh_token: bool = True,
-                 issuance: Issuance | None = None) -> dict[str, Any]:
+    def __call__(
+        self,
+        grant_type: str,
+        client: Any,
+        user: Any = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+        issuance: Issuance | None = None,
+    ) -> dict[str, Any]:
         """Return the token response body for one grant."""
         issuance = issuance or Issuance()
         scope = scope or ""
@@ -105,19 +121,29 @@ class TokenMinter:
             else:
                 sub = f"{client_id}@clients"
                 permissions = None
-            claims = self.access_token_claims(sub=sub, client_id=client_id, audience=audience,
-                                              scope=scope, permissions=permissions,
-                                              grant_type=grant_type)
+            claims = self.access_token_claims(
+                sub=sub,
+                client_id=client_id,
+                audience=audience,
+                scope=scope,
+                permissions=permissions,
+                grant_type=grant_type,
+            )
             token["access_token"] = self.keys.sign(claims)
             token["expires_in"] = claims["exp"] - claims["iat"]
         else:
             # No audience: Auth0 hands out an opaque token that only /userinfo accepts.
             opaque = secrets.token_urlsafe(24)
             self.store.save_token(
-                "opaque_tokens", opaque,
-                {"client_id": client_id, "user_id": user.get_user_id() if user else None,
-                 "scope": scope},
-                OPAQUE_TOKEN_LIFETIME, issuance.code_hash,
+                "opaque_tokens",
+                opaque,
+                {
+                    "client_id": client_id,
+                    "user_id": user.get_user_id() if user else None,
+                    "scope": scope,
+                },
+                OPAQUE_TOKEN_LIFETIME,
+                issuance.code_hash,
             )
             token["access_token"] = opaque
             token["expires_in"] = OPAQUE_TOKEN_LIFETIME
@@ -126,10 +152,16 @@ class TokenMinter:
         if include_refresh_token and user is not None and "offline_access" in split_scope(scope):
             refresh = secrets.token_urlsafe(32)
             self.store.save_token(
-                "refresh_tokens", refresh,
-                {"client_id": client_id, "user_id": user.get_user_id(), "scope": scope,
-                 "audience": audience},
-                self.tenant.refresh_token_lifetime, issuance.code_hash,
+                "refresh_tokens",
+                refresh,
+                {
+                    "client_id": client_id,
+                    "user_id": user.get_user_id(),
+                    "scope": scope,
+                    "audience": audience,
+                },
+                self.tenant.refresh_token_lifetime,
+                issuance.code_hash,
             )
             token["refresh_token"] = refresh
         return token
@@ -141,9 +173,11 @@ class TokenMinter:
         if "profile" in words:
             updated = datetime.fromtimestamp(user.updated_at, UTC)
             # Auth0 sends updated_at as an ISO 8601 string, not the number OIDC suggests.
-            info.update(name=user.name, nickname=user.nickname,
-                        updated_at=updated.isoformat(timespec="milliseconds").replace(
-                            "+00:00", "Z"))
+            info.update(
+                name=user.name,
+                nickname=user.nickname,
+                updated_at=updated.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            )
         if "email" in words:
             info.update(email=user.email, email_verified=True)
         return info

@@ -51,8 +51,7 @@ def _oauth_error_response(error: OAuth2Error) -> Any:
     if error.redirect_uri:
         return _idp().server.handle_error_response(None, error)
     description = error.description or error.error
-    return _error_page("This login request cannot be processed",
-                       f"{error.error}: {description}")
+    return _error_page("This login request cannot be processed", f"{error.error}: {description}")
 
 
 @bp.get("/.well-known/openid-configuration")
@@ -74,8 +73,21 @@ def discovery() -> Response:
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": ["aud", "auth_time", "email", "email_verified", "exp", "iat", "iss",
-                             "name", "nickname", "nonce", "sid", "sub", "updated_at"],
+        "claims_supported": [
+            "aud",
+            "auth_time",
+            "email",
+            "email_verified",
+            "exp",
+            "iat",
+            "iss",
+            "name",
+            "nickname",
+            "nonce",
+            "sid",
+            "sub",
+            "updated_at",
+        ],
         "request_uri_parameter_supported": False,
     }
     response = jsonify(metadata)
@@ -95,21 +107,27 @@ def jwks() -> Response:
 def _check_audience(grant: Any) -> None:
     audience = grant.request.payload.data.get("audience")
     if audience and audience not in _idp().tenant.apis:
-        raise AccessDeniedError(f"Service not found: {audience}",
-                                redirect_uri=grant.redirect_uri,
-                                state=grant.request.payload.state)
+        raise AccessDeniedError(
+            f"Service not found: {audience}",
+            redirect_uri=grant.redirect_uri,
+            state=grant.request.payload.state,
+        )
 
 
 def _issue_code(grant: Any, user: Any) -> Any:
     g.idp_auth_time = session.get("auth_time")
     g.idp_sid = session.get("sid")
-    log.info("authorization code issued: client=%s user=%s",
-             grant.request.client.get_client_id(), user.user_id)
+    log.info(
+        "authorization code issued: client=%s user=%s",
+        grant.request.client.get_client_id(),
+        user.user_id,
+    )
     return _idp().server.create_authorization_response(grant=grant, grant_user=user)
 
 
-def _login_page(grant: Any, error: str | None = None, email: str = "",
-                status: int = 200) -> tuple[str, int]:
+def _login_page(
+    grant: Any, error: str | None = None, email: str = "", status: int = 200
+) -> tuple[str, int]:
     idp = _idp()
     demo_logins = list(idp.tenant.users) if idp.tenant.show_demo_logins else []
     return render_template(
@@ -174,7 +192,8 @@ def _bearer_token() -> str | None:
 def _unauthorized(description: str) -> Response:
     response = Response("Unauthorized", status=401, mimetype="text/plain")
     response.headers["WWW-Authenticate"] = (
-        f'Bearer error="invalid_token", error_description="{description}"')
+        f'Bearer error="invalid_token", error_description="{description}"'
+    )
     return response
 
 
@@ -223,9 +242,10 @@ def _refuse_logout_url(client_id: str | None, url: str, no_client: str) -> Any:
     if app is None:
         return _error_page("Logout URL not allowed", no_client)
     if url not in app.allowed_logout_urls:
-        return _error_page("Logout URL not allowed",
-                           f"{url!r} is not in the Allowed Logout URLs of application "
-                           f"{app.name!r}.")
+        return _error_page(
+            "Logout URL not allowed",
+            f"{url!r} is not in the Allowed Logout URLs of application {app.name!r}.",
+        )
     return None
 
 
@@ -235,8 +255,9 @@ def logout_v2() -> Any:
     return_to = request.args.get("returnTo")
     client_id = request.args.get("client_id")
     if return_to:
-        refusal = _refuse_logout_url(client_id, return_to, "returnTo needs a client_id whose "
-                                                          "Allowed Logout URLs list it.")
+        refusal = _refuse_logout_url(
+            client_id, return_to, "returnTo needs a client_id whose Allowed Logout URLs list it."
+        )
         if refusal:
             return refusal
     return _logged_out(return_to)
@@ -252,15 +273,18 @@ def logout_oidc() -> Any:
     if hint:
         claims = idp.keys.verify(hint)
         if claims is None or claims.get("iss") != idp.issuer:
-            return _error_page("Invalid logout request",
-                               "id_token_hint is not an ID token issued by this tenant.")
+            return _error_page(
+                "Invalid logout request", "id_token_hint is not an ID token issued by this tenant."
+            )
         if client_id and claims.get("aud") != client_id:
-            return _error_page("Invalid logout request",
-                               "client_id does not match the audience of id_token_hint.")
+            return _error_page(
+                "Invalid logout request", "client_id does not match the audience of id_token_hint."
+            )
         client_id = claims.get("aud")
     if redirect_uri:
-        refusal = _refuse_logout_url(client_id, redirect_uri, "post_logout_redirect_uri needs "
-                                                              "id_token_hint or client_id.")
+        refusal = _refuse_logout_url(
+            client_id, redirect_uri, "post_logout_redirect_uri needs id_token_hint or client_id."
+        )
         if refusal:
             return refusal
         state = request.args.get("state")

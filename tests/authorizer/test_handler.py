@@ -31,19 +31,24 @@ EVENTS = Path(__file__).resolve().parents[1] / "events"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def recorded_event(name: str, token: str | None, method: str = "GET",
-                   path: str = "/private") -> dict[str, Any]:
+def recorded_event(
+    name: str, token: str | None, method: str = "GET", path: str = "/private"
+) -> dict[str, Any]:
     """Load a recorded AWS event and aim it at a route with a credential (None: no header)."""
     text = (EVENTS / f"{name}.json").read_text()
     text = text.replace("/GET/private", f"/{method}{path}").replace(
-        "GET /private", f"{method} {path}")
+        "GET /private", f"{method} {path}"
+    )
     event = json.loads(text)
     credential = f"Bearer {token}" if token is not None else None
 
     def fix(node: Any) -> Any:
         if isinstance(node, dict):
-            return {k: fix(v) for k, v in node.items()
-                    if not (credential is None and v == "Bearer TOKEN")}
+            return {
+                k: fix(v)
+                for k, v in node.items()
+                if not (credential is None and v == "Bearer TOKEN")
+            }
         if isinstance(node, list):
             return [fix(v) for v in node if not (credential is None and v == "Bearer TOKEN")]
         return credential if node == "Bearer TOKEN" else node
@@ -56,8 +61,9 @@ def policy_effects(response: dict[str, Any]) -> dict[str, str]:
     effects = {}
     for statement in response["policyDocument"]["Statement"]:
         for resource in statement["Resource"]:
-            _, stage_route = resource.split(":a1b2c3d4e5/" if "a1b2c3d4e5" in resource
-                                            else ":f6g7h8i9j0/")
+            _, stage_route = resource.split(
+                ":a1b2c3d4e5/" if "a1b2c3d4e5" in resource else ":f6g7h8i9j0/"
+            )
             _, method, path = stage_route.split("/", 2)
             effects[f"{method} /{path}"] = statement["Effect"]
     return effects
@@ -65,14 +71,20 @@ def policy_effects(response: dict[str, Any]) -> dict[str, str]:
 
 # Outcomes --------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", ["rest_token", "rest_request", "http_v1", "http_v2"])
 def test_policy_mode_allows_lists_every_route_and_passes_context(
-        authorizer: Authorizer, mint: Minter, kind: str) -> None:
+    authorizer: Authorizer, mint: Minter, kind: str
+) -> None:
     response = authorizer.policy_response(recorded_event(kind, mint.token()))
 
     assert response["principalId"] == "auth0|customer-0001"
-    assert policy_effects(response) == {"GET /private": "Allow", "GET /notes": "Allow",
-                                        "POST /notes": "Allow", "GET /admin": "Deny"}
+    assert policy_effects(response) == {
+        "GET /private": "Allow",
+        "GET /notes": "Allow",
+        "POST /notes": "Allow",
+        "GET /admin": "Deny",
+    }
     context = response["context"]
     assert context["sub"] == "auth0|customer-0001"
     assert context["tokenKind"] == "user"
@@ -86,8 +98,9 @@ def test_policy_mode_allows_lists_every_route_and_passes_context(
 
 
 @pytest.mark.parametrize("kind", ["rest_token", "rest_request", "http_v1", "http_v2"])
-def test_policy_mode_denies_explicitly_without_the_permission(authorizer: Authorizer,
-                                                              mint: Minter, kind: str) -> None:
+def test_policy_mode_denies_explicitly_without_the_permission(
+    authorizer: Authorizer, mint: Minter, kind: str
+) -> None:
     response = authorizer.policy_response(recorded_event(kind, mint.token(), path="/admin"))
 
     assert policy_effects(response)["GET /admin"] == "Deny"
@@ -95,17 +108,20 @@ def test_policy_mode_denies_explicitly_without_the_permission(authorizer: Author
 
 
 @pytest.mark.parametrize("kind", ["rest_token", "rest_request", "http_v1", "http_v2"])
-@pytest.mark.parametrize("credential", [None, "", "Basic dXNlcjpwYXNz", "Bearer",
-                                        "Bearer not.a.jwt", "Bearer a b"])
+@pytest.mark.parametrize(
+    "credential", [None, "", "Basic dXNlcjpwYXNz", "Bearer", "Bearer not.a.jwt", "Bearer a b"]
+)
 def test_policy_mode_raises_exactly_unauthorized_for_a_bad_credential(
-        authorizer: Authorizer, kind: str, credential: str | None) -> None:
+    authorizer: Authorizer, kind: str, credential: str | None
+) -> None:
     event = recorded_event(kind, None)
     if credential is not None:
         if kind == "rest_token":
             event["authorizationToken"] = credential
         else:
             event["headers"]["authorization" if kind.startswith("http") else "Authorization"] = (
-                credential)
+                credential
+            )
 
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.policy_response(event)
@@ -132,40 +148,56 @@ def test_bearer_scheme_is_case_insensitive(authorizer: Authorizer, mint: Minter)
 
 
 def test_m2m_tokens_are_marked_as_clients(authorizer: Authorizer, mint: Minter) -> None:
-    token = mint.token(sub="lab-m2m-reader@clients", azp="lab-m2m-reader",
-                       aud=AUDIENCE, gty="client-credentials", scope="read:notes",
-                       permissions=None)
+    token = mint.token(
+        sub="lab-m2m-reader@clients",
+        azp="lab-m2m-reader",
+        aud=AUDIENCE,
+        gty="client-credentials",
+        scope="read:notes",
+        permissions=None,
+    )
 
     response = authorizer.policy_response(token_event(token, path="notes"))
 
     assert response["context"]["tokenKind"] == "client"
     assert response["context"]["clientId"] == "lab-m2m-reader"
-    assert policy_effects(response) == {"GET /private": "Allow", "GET /notes": "Allow",
-                                        "POST /notes": "Deny", "GET /admin": "Deny"}
+    assert policy_effects(response) == {
+        "GET /private": "Allow",
+        "GET /notes": "Allow",
+        "POST /notes": "Deny",
+        "GET /admin": "Deny",
+    }
 
 
-def test_a_route_unknown_to_the_authorizer_is_denied(authorizer: Authorizer,
-                                                     mint: Minter) -> None:
-    response = authorizer.policy_response(token_event(mint.token(), method="DELETE",
-                                                      path="notes"))
+def test_a_route_unknown_to_the_authorizer_is_denied(authorizer: Authorizer, mint: Minter) -> None:
+    response = authorizer.policy_response(token_event(mint.token(), method="DELETE", path="notes"))
 
     assert policy_effects(response)["DELETE /notes"] == "Deny"
     assert response["context"]["reason"] == "unknown_route"
 
 
-@pytest.mark.parametrize("event", [
-    None, [], "TOKEN", {}, {"type": "TOKEN", "authorizationToken": "Bearer x"},
-    {"type": "TOKEN", "authorizationToken": "Bearer x", "methodArn": "arn:aws:s3:::bucket"},
-    {"type": "SOMETHING", "methodArn": f"{ARN_PREFIX}/GET/private"},
-], ids=["none", "list", "string", "empty", "no-arn", "foreign-arn", "unknown-type"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        [],
+        "TOKEN",
+        {},
+        {"type": "TOKEN", "authorizationToken": "Bearer x"},
+        {"type": "TOKEN", "authorizationToken": "Bearer x", "methodArn": "arn:aws:s3:::bucket"},
+        {"type": "SOMETHING", "methodArn": f"{ARN_PREFIX}/GET/private"},
+    ],
+    ids=["none", "list", "string", "empty", "no-arn", "foreign-arn", "unknown-type"],
+)
 def test_malformed_events_are_refused_not_crashed(authorizer: Authorizer, event: Any) -> None:
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.policy_response(event)
     assert authorizer.simple_response(event)["isAuthorized"] is False
 
 
-def test_an_internal_error_fails_closed(authorizer: Authorizer, mint: Minter,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_internal_error_fails_closed(
+    authorizer: Authorizer, mint: Minter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("bug")
 
@@ -173,23 +205,28 @@ def test_an_internal_error_fails_closed(authorizer: Authorizer, mint: Minter,
 
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.policy_response(token_event(mint.token()))
-    assert authorizer.simple_response(recorded_event("http_v2", mint.token()))[
-        "isAuthorized"] is False
+    assert (
+        authorizer.simple_response(recorded_event("http_v2", mint.token()))["isAuthorized"] is False
+    )
 
 
 # Configuration --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"TOKEN_ISSUER": ""}, "TOKEN_ISSUER is not set"),
-    ({"AUDIENCE": ""}, "AUDIENCE is not set"),
-    ({"TOKEN_ISSUER": "ftp://issuer/"}, "must be an https:// URL"),
-    ({"JWKS_URI": "http://attacker.example/jwks.json"}, "http:// only on loopback"),
-    ({"ROUTE_PERMISSIONS": ""}, "ROUTE_PERMISSIONS is not set"),
-    ({"ROUTE_PERMISSIONS": "{not json"}, "ROUTE_PERMISSIONS is not valid"),
-    ({"ROUTE_PERMISSIONS": '{"FETCH /x": ""}'}, "is not \"METHOD /path\""),
-    ({"LEEWAY_SECONDS": "600"}, "between 0 and 60"),
-    ({"LEEWAY_SECONDS": "soon"}, "must be a number"),
-])
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TOKEN_ISSUER": ""}, "TOKEN_ISSUER is not set"),
+        ({"AUDIENCE": ""}, "AUDIENCE is not set"),
+        ({"TOKEN_ISSUER": "ftp://issuer/"}, "must be an https:// URL"),
+        ({"JWKS_URI": "http://attacker.example/jwks.json"}, "http:// only on loopback"),
+        ({"ROUTE_PERMISSIONS": ""}, "ROUTE_PERMISSIONS is not set"),
+        ({"ROUTE_PERMISSIONS": "{not json"}, "ROUTE_PERMISSIONS is not valid"),
+        ({"ROUTE_PERMISSIONS": '{"FETCH /x": ""}'}, 'is not "METHOD /path"'),
+        ({"LEEWAY_SECONDS": "600"}, "between 0 and 60"),
+        ({"LEEWAY_SECONDS": "soon"}, "must be a number"),
+    ],
+)
 def test_bad_settings_are_named(env: dict[str, str], message: str) -> None:
     base = {"TOKEN_ISSUER": ISSUER, "AUDIENCE": AUDIENCE, "ROUTE_PERMISSIONS": json.dumps(ROUTES)}
 
@@ -198,7 +235,8 @@ def test_bad_settings_are_named(env: dict[str, str], message: str) -> None:
 
 
 def test_a_misconfigured_authorizer_logs_once_and_refuses_everything(
-        monkeypatch: pytest.MonkeyPatch, mint: Minter, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch: pytest.MonkeyPatch, mint: Minter, caplog: pytest.LogCaptureFixture
+) -> None:
     for name in ("TOKEN_ISSUER", "AUDIENCE", "JWKS_URI", "ROUTE_PERMISSIONS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(handler_module, "_authorizer", None)
@@ -207,8 +245,12 @@ def test_a_misconfigured_authorizer_logs_once_and_refuses_everything(
     for _ in range(3):
         with pytest.raises(Exception, match=r"^Unauthorized$"):
             handler_module.lambda_handler(token_event(mint.token()), None)
-        assert handler_module.simple_handler(recorded_event("http_v2", mint.token()), None)[
-            "isAuthorized"] is False
+        assert (
+            handler_module.simple_handler(recorded_event("http_v2", mint.token()), None)[
+                "isAuthorized"
+            ]
+            is False
+        )
 
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "TOKEN_ISSUER is not set" in errors[0].getMessage()
@@ -217,8 +259,10 @@ def test_a_misconfigured_authorizer_logs_once_and_refuses_everything(
 
 # Decision log -------------------------------------------------------------------------------
 
+
 def test_every_decision_is_one_json_line_without_the_token(
-        authorizer: Authorizer, mint: Minter, capsys: pytest.CaptureFixture[str]) -> None:
+    authorizer: Authorizer, mint: Minter, capsys: pytest.CaptureFixture[str]
+) -> None:
     seen: list[dict[str, Any]] = []
     add_listener(seen.append)
     good, expired = mint.token(), mint.token(exp=1000)
@@ -246,9 +290,10 @@ def test_every_decision_is_one_json_line_without_the_token(
 
 # Decision cache -----------------------------------------------------------------------------
 
-def test_a_repeated_token_is_answered_from_the_cache(authorizer: Authorizer, mint: Minter,
-                                                     jwks_server: Any,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_a_repeated_token_is_answered_from_the_cache(
+    authorizer: Authorizer, mint: Minter, jwks_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     event = token_event(mint.token())
     first = authorizer.policy_response(event)
     monkeypatch.setattr(authorizer, "decide", lambda request: pytest.fail("not cached"))
@@ -256,8 +301,9 @@ def test_a_repeated_token_is_answered_from_the_cache(authorizer: Authorizer, min
     assert authorizer.policy_response(copy.deepcopy(event)) == first
 
 
-def test_cached_decisions_end_with_the_token(make_authorizer: Callable[..., Authorizer],
-                                             mint: Minter) -> None:
+def test_cached_decisions_end_with_the_token(
+    make_authorizer: Callable[..., Authorizer], mint: Minter
+) -> None:
     clock = FakeClock()
     authorizer = make_authorizer(clock=clock, LEEWAY_SECONDS="0")
     token = mint.token(exp=int(clock.now) + 60)
@@ -269,8 +315,9 @@ def test_cached_decisions_end_with_the_token(make_authorizer: Callable[..., Auth
         authorizer.policy_response(token_event(token))
 
 
-def test_the_decision_cache_is_bounded(make_authorizer: Callable[..., Authorizer],
-                                       mint: Minter) -> None:
+def test_the_decision_cache_is_bounded(
+    make_authorizer: Callable[..., Authorizer], mint: Minter
+) -> None:
     authorizer = make_authorizer()
     authorizer.cache.max_entries = 5
 
@@ -289,28 +336,52 @@ def test_failures_are_never_cached(authorizer: Authorizer, mint: Minter) -> None
 
 # Packaging ------------------------------------------------------------------------------------
 
-def test_the_handler_imports_nothing_heavy() -> None:
-    code = ("import sys, authorizer.handler; "
-            "print('\\n'.join(sorted({m.split('.')[0] for m in sys.modules})))")
-    modules = set(subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
-                                 capture_output=True, text=True).stdout.split())
 
-    forbidden = {"flask", "requests", "boto3", "botocore", "jwt", "authlib", "joserfc",
-                 "werkzeug", "webapp", "emulators", "aws_lambda_powertools", "urllib3"}
+def test_the_handler_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, authorizer.handler; "
+        "print('\\n'.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    modules = set(
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout.split()
+    )
+
+    forbidden = {
+        "flask",
+        "requests",
+        "boto3",
+        "botocore",
+        "jwt",
+        "authlib",
+        "joserfc",
+        "werkzeug",
+        "webapp",
+        "emulators",
+        "aws_lambda_powertools",
+        "urllib3",
+    }
     assert not modules & forbidden
     assert "cryptography" in modules
 
 
 def test_requirements_list_only_what_lambda_needs() -> None:
-    lines = [line.strip() for line in (ROOT / "authorizer" / "requirements.txt").read_text()
-             .splitlines() if line.strip() and not line.startswith("#")]
+    lines = [
+        line.strip()
+        for line in (ROOT / "authorizer" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
     assert [line.split(">")[0].split("=")[0] for line in lines] == ["cryptography"]
 
 
 def test_cache_hits_are_told_to_listeners_and_logged_only_at_debug(
-        authorizer: Authorizer, mint: Minter, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    authorizer: Authorizer,
+    mint: Minter,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import authorizer.audit as audit
 
     seen: list[dict[str, Any]] = []

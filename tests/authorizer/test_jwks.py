@@ -28,8 +28,8 @@ def outcome(authorizer: Authorizer, token: str) -> str:
 
 
 def test_a_key_rotated_in_right_after_a_cold_start_is_accepted_with_one_refetch(
-        authorizer: Authorizer, jwks_server: JwksServer, mint: Minter,
-        signing_keys: dict[str, Any]) -> None:
+    authorizer: Authorizer, jwks_server: JwksServer, mint: Minter, signing_keys: dict[str, Any]
+) -> None:
     # GIVEN a cold authorizer that has just fetched the JWKS with k1 only
     assert outcome(authorizer, mint.token("k1")) == "allowed"
     assert jwks_server.fetches == 1
@@ -43,16 +43,15 @@ def test_a_key_rotated_in_right_after_a_cold_start_is_accepted_with_one_refetch(
 
 
 def test_an_unknown_kid_storm_causes_at_most_one_refetch_per_30_seconds(
-        make_authorizer: Callable[..., Authorizer], jwks_server: JwksServer,
-        mint: Minter) -> None:
+    make_authorizer: Callable[..., Authorizer], jwks_server: JwksServer, mint: Minter
+) -> None:
     clock = FakeClock()
     authorizer = make_authorizer()
     authorizer.jwks._clock = clock  # the key cache's own clock, moved by hand
     assert outcome(authorizer, mint.token("k1")) == "allowed"
     assert jwks_server.fetches == 1
 
-    reasons = [outcome(authorizer, mint.token(f"forged-{i}", key="attacker"))
-               for i in range(30)]
+    reasons = [outcome(authorizer, mint.token(f"forged-{i}", key="attacker")) for i in range(30)]
 
     assert set(reasons) == {"unknown_kid"}
     assert jwks_server.fetches == 2  # one forced refetch for the whole storm
@@ -65,8 +64,8 @@ def test_an_unknown_kid_storm_causes_at_most_one_refetch_per_30_seconds(
 
 
 def test_cached_keys_keep_serving_through_a_jwks_outage(
-        make_authorizer: Callable[..., Authorizer], jwks_server: JwksServer,
-        mint: Minter) -> None:
+    make_authorizer: Callable[..., Authorizer], jwks_server: JwksServer, mint: Minter
+) -> None:
     clock = FakeClock()
     authorizer = make_authorizer(JWKS_TTL_SECONDS="60")
     authorizer.jwks._clock = clock
@@ -81,8 +80,8 @@ def test_cached_keys_keep_serving_through_a_jwks_outage(
 
 
 def test_with_no_keys_at_all_the_request_is_refused_not_crashed(
-        make_authorizer: Callable[..., Authorizer], jwks_server: JwksServer,
-        mint: Minter) -> None:
+    make_authorizer: Callable[..., Authorizer], jwks_server: JwksServer, mint: Minter
+) -> None:
     jwks_server.status = 500
     authorizer = make_authorizer()
 
@@ -92,38 +91,51 @@ def test_with_no_keys_at_all_the_request_is_refused_not_crashed(
 
 
 def test_an_unreachable_jwks_uri_is_refused_quickly(
-        make_authorizer: Callable[..., Authorizer], mint: Minter) -> None:
-    authorizer = make_authorizer(JWKS_URI="http://127.0.0.1:9/jwks.json",
-                                 JWKS_TIMEOUT_SECONDS="0.5")
+    make_authorizer: Callable[..., Authorizer], mint: Minter
+) -> None:
+    authorizer = make_authorizer(
+        JWKS_URI="http://127.0.0.1:9/jwks.json", JWKS_TIMEOUT_SECONDS="0.5"
+    )
 
     assert outcome(authorizer, mint.token("k1")) == "jwks_unavailable"
 
 
-@pytest.mark.parametrize(("change", "usable"), [
-    ({}, True),
-    ({"use": "enc"}, False),
-    ({"alg": "RS512"}, False),
-    ({"alg": "HS256"}, False),
-    ({"kty": "oct"}, False),
-    ({"key_ops": ["encrypt"]}, False),
-    ({"key_ops": ["verify"]}, True),
-    ({"d": "AQAB"}, False),
-    ({"e": "AQ"}, False),  # e = 1
-    ({"e": "Ag"}, False),  # e = 2, even
-    ({"n": "AQAB"}, False),  # far below 2048 bits
-    ({"kid": 5}, False),
-], ids=lambda value: json.dumps(value))
-def test_only_sound_rsa_signing_keys_are_used(signing_keys: dict[str, Any],
-                                              change: dict[str, Any], usable: bool) -> None:
+@pytest.mark.parametrize(
+    ("change", "usable"),
+    [
+        ({}, True),
+        ({"use": "enc"}, False),
+        ({"alg": "RS512"}, False),
+        ({"alg": "HS256"}, False),
+        ({"kty": "oct"}, False),
+        ({"key_ops": ["encrypt"]}, False),
+        ({"key_ops": ["verify"]}, True),
+        ({"d": "AQAB"}, False),
+        ({"e": "AQ"}, False),  # e = 1
+        ({"e": "Ag"}, False),  # e = 2, even
+        ({"n": "AQAB"}, False),  # far below 2048 bits
+        ({"kid": 5}, False),
+    ],
+    ids=lambda value: json.dumps(value),
+)
+def test_only_sound_rsa_signing_keys_are_used(
+    signing_keys: dict[str, Any], change: dict[str, Any], usable: bool
+) -> None:
     jwk = {**public_jwk(signing_keys["k1"], "k1"), **change}
 
     assert ("k1" in parse_jwks({"keys": [jwk]})) is usable
 
 
 def test_a_kid_published_twice_is_ambiguous_and_unused(signing_keys: dict[str, Any]) -> None:
-    keys = parse_jwks({"keys": [public_jwk(signing_keys["k1"], "same"),
-                                public_jwk(signing_keys["k2"], "same"),
-                                public_jwk(signing_keys["k2"], "k2")]})
+    keys = parse_jwks(
+        {
+            "keys": [
+                public_jwk(signing_keys["k1"], "same"),
+                public_jwk(signing_keys["k2"], "same"),
+                public_jwk(signing_keys["k2"], "k2"),
+            ]
+        }
+    )
 
     assert set(keys) == {"k2"}
 
@@ -150,7 +162,7 @@ def test_roca_fingerprinted_keys_are_detected(signing_keys: dict[str, Any]) -> N
 
 @pytest.mark.parametrize("document", [[], {"keys": "nope"}, {}])
 def test_a_jwks_document_without_a_keys_array_is_an_error(document: Any) -> None:
-    with pytest.raises(JwksError, match="no \"keys\" array"):
+    with pytest.raises(JwksError, match='no "keys" array'):
         parse_jwks(document)
 
 

@@ -22,20 +22,31 @@ from tests.oauth_helpers import Authorization
 
 @pytest.fixture
 def lab_authorizer(lab: Any) -> Authorizer:
-    return Authorizer(load_settings({
-        "TOKEN_ISSUER": lab.issuer, "AUDIENCE": AUDIENCE,
-        "JWKS_URI": f"{lab.idp_url}/.well-known/jwks.json",
-        "ROUTE_PERMISSIONS": json.dumps(ROUTES)}))
+    return Authorizer(
+        load_settings(
+            {
+                "TOKEN_ISSUER": lab.issuer,
+                "AUDIENCE": AUDIENCE,
+                "JWKS_URI": f"{lab.idp_url}/.well-known/jwks.json",
+                "ROUTE_PERMISSIONS": json.dumps(ROUTES),
+            }
+        )
+    )
 
 
-def decide(authorizer: Authorizer, token: str, method: str = "GET", path: str = "private",
-           ) -> Any:
+def decide(
+    authorizer: Authorizer,
+    token: str,
+    method: str = "GET",
+    path: str = "private",
+) -> Any:
     return authorizer.decide(read_event(token_event(token, method, path)))
 
 
-def test_user_access_tokens_are_accepted_and_authorized_by_role(lab: Any,
-                                                                lab_authorizer: Authorizer,
-                                                                ) -> None:
+def test_user_access_tokens_are_accepted_and_authorized_by_role(
+    lab: Any,
+    lab_authorizer: Authorizer,
+) -> None:
     customer = Authorization(lab).tokens()["access_token"]
     admin = Authorization(lab).tokens(ADMIN)["access_token"]
 
@@ -44,15 +55,25 @@ def test_user_access_tokens_are_accepted_and_authorized_by_role(lab: Any,
     assert decide(lab_authorizer, admin, path="admin").outcome == "allow"
 
 
-@pytest.mark.parametrize(("client", "method", "outcome"), [
-    (READER, "GET", "allow"), (READER, "POST", "deny"),
-    (WRITER, "GET", "allow"), (WRITER, "POST", "allow"),
-], ids=["reader-list", "reader-create", "writer-list", "writer-create"])
-def test_m2m_tokens_get_what_their_scopes_allow(lab: Any, lab_authorizer: Authorizer,
-                                                client: tuple[str, str], method: str,
-                                                outcome: str) -> None:
-    token = requests.post(f"{lab.idp_url}/oauth/token", auth=client, timeout=5, data={
-        "grant_type": "client_credentials", "audience": AUDIENCE}).json()["access_token"]
+@pytest.mark.parametrize(
+    ("client", "method", "outcome"),
+    [
+        (READER, "GET", "allow"),
+        (READER, "POST", "deny"),
+        (WRITER, "GET", "allow"),
+        (WRITER, "POST", "allow"),
+    ],
+    ids=["reader-list", "reader-create", "writer-list", "writer-create"],
+)
+def test_m2m_tokens_get_what_their_scopes_allow(
+    lab: Any, lab_authorizer: Authorizer, client: tuple[str, str], method: str, outcome: str
+) -> None:
+    token = requests.post(
+        f"{lab.idp_url}/oauth/token",
+        auth=client,
+        timeout=5,
+        data={"grant_type": "client_credentials", "audience": AUDIENCE},
+    ).json()["access_token"]
 
     decision = decide(lab_authorizer, token, method, "notes")
 
@@ -70,8 +91,7 @@ def test_id_tokens_are_refused_with_their_reason(lab: Any, lab_authorizer: Autho
     assert "client id 'lab-webapp'" in decision.detail
 
 
-def test_opaque_tokens_are_refused_with_their_reason(lab: Any,
-                                                     lab_authorizer: Authorizer) -> None:
+def test_opaque_tokens_are_refused_with_their_reason(lab: Any, lab_authorizer: Authorizer) -> None:
     opaque = Authorization(lab).tokens(audience=None)["access_token"]
 
     decision = decide(lab_authorizer, opaque)

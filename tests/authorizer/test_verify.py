@@ -39,9 +39,14 @@ WYCHEPROOF = Path(__file__).resolve().parents[3] / "shared" / "wycheproof" / "te
 
 @pytest.fixture
 def verifier(jwks_server: Any) -> TokenVerifier:
-    settings = load_settings({"TOKEN_ISSUER": ISSUER, "AUDIENCE": AUDIENCE,
-                              "JWKS_URI": jwks_server.url,
-                              "ROUTE_PERMISSIONS": json.dumps(ROUTES)})
+    settings = load_settings(
+        {
+            "TOKEN_ISSUER": ISSUER,
+            "AUDIENCE": AUDIENCE,
+            "JWKS_URI": jwks_server.url,
+            "ROUTE_PERMISSIONS": json.dumps(ROUTES),
+        }
+    )
     return TokenVerifier(settings, JwksCache(jwks_server.url, cooldown=30))
 
 
@@ -68,10 +73,27 @@ def test_a_valid_token_is_accepted(verifier: TokenVerifier, mint: Minter) -> Non
 
 # Algorithm confusion (AZ-01, AZ-02) -------------------------------------------------------------
 
-@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE", "", "rs256", "RS256 ",
-                                 "HS256", "RS512", "PS256", "ES256", None])
-def test_only_rs256_exactly_is_accepted(verifier: TokenVerifier, mint: Minter,
-                                        alg: str | None) -> None:
+
+@pytest.mark.parametrize(
+    "alg",
+    [
+        "none",
+        "None",
+        "NONE",
+        "nOnE",
+        "",
+        "rs256",
+        "RS256 ",
+        "HS256",
+        "RS512",
+        "PS256",
+        "ES256",
+        None,
+    ],
+)
+def test_only_rs256_exactly_is_accepted(
+    verifier: TokenVerifier, mint: Minter, alg: str | None
+) -> None:
     header = {"kid": "k1", "typ": "JWT"}
     if alg is not None:
         header["alg"] = alg
@@ -80,8 +102,9 @@ def test_only_rs256_exactly_is_accepted(verifier: TokenVerifier, mint: Minter,
     assert rejection(verifier, token) == "alg_not_allowed"
 
 
-def test_unsigned_token_with_empty_signature_is_refused(verifier: TokenVerifier,
-                                                        mint: Minter) -> None:
+def test_unsigned_token_with_empty_signature_is_refused(
+    verifier: TokenVerifier, mint: Minter
+) -> None:
     header = b64url(json.dumps({"alg": "none", "kid": "k1"}).encode())
     payload = b64url(json.dumps(mint.claims()).encode())
 
@@ -93,14 +116,17 @@ def _key_encodings(mint: Minter) -> dict[str, bytes]:
     spki = mint.public_pem()
     return {
         "spki-pem": spki,
-        "pkcs1-pem": public.public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.PKCS1),
+        "pkcs1-pem": public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.PKCS1
+        ),
         "pem-crlf": spki.replace(b"\n", b"\r\n"),
         "pem-leading-space": b" " + spki,
-        "der": public.public_bytes(serialization.Encoding.DER,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo),
-        "openssh": public.public_bytes(serialization.Encoding.OpenSSH,
-                                       serialization.PublicFormat.OpenSSH),
+        "der": public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        "openssh": public.public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        ),
         "jwk-json": json.dumps(public_jwk(mint.keys["k1"], "k1")).encode(),
         "jwks-json": json.dumps({"keys": [public_jwk(mint.keys["k1"], "k1")]}).encode(),
         "modulus": public.public_numbers().n.to_bytes(256, "big"),
@@ -108,11 +134,24 @@ def _key_encodings(mint: Minter) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize("encoding", ["spki-pem", "pkcs1-pem", "pem-crlf", "pem-leading-space",
-                                      "der", "openssh", "jwk-json", "jwks-json", "modulus",
-                                      "empty"])
-def test_hs256_signed_with_the_public_key_is_refused(verifier: TokenVerifier, mint: Minter,
-                                                     encoding: str) -> None:
+@pytest.mark.parametrize(
+    "encoding",
+    [
+        "spki-pem",
+        "pkcs1-pem",
+        "pem-crlf",
+        "pem-leading-space",
+        "der",
+        "openssh",
+        "jwk-json",
+        "jwks-json",
+        "modulus",
+        "empty",
+    ],
+)
+def test_hs256_signed_with_the_public_key_is_refused(
+    verifier: TokenVerifier, mint: Minter, encoding: str
+) -> None:
     secret = _key_encodings(mint)[encoding]
     token = hs256({"alg": "HS256", "kid": "k1", "typ": "JWT"}, mint.claims(), secret)
 
@@ -121,7 +160,8 @@ def test_hs256_signed_with_the_public_key_is_refused(verifier: TokenVerifier, mi
 
 @pytest.mark.parametrize("scheme", ["RS512", "PS256"])
 def test_a_real_signature_by_the_issuers_key_under_another_alg_is_refused(
-        verifier: TokenVerifier, mint: Minter, scheme: str) -> None:
+    verifier: TokenVerifier, mint: Minter, scheme: str
+) -> None:
     # One key, one algorithm: claiming RS256 with a PS256/RS512 signature must fail.
     header = b64url(json.dumps({"alg": "RS256", "kid": "k1"}).encode())
     payload = b64url(json.dumps(mint.claims()).encode())
@@ -137,24 +177,26 @@ def test_a_real_signature_by_the_issuers_key_under_another_alg_is_refused(
 
 # Keys named by the token (AZ-03, AZ-04) --------------------------------------------------------
 
+
 @pytest.mark.parametrize("member", ["jku", "x5u", "x5c", "jwk"])
-def test_key_material_named_in_the_header_is_refused(verifier: TokenVerifier, mint: Minter,
-                                                     member: str) -> None:
+def test_key_material_named_in_the_header_is_refused(
+    verifier: TokenVerifier, mint: Minter, member: str
+) -> None:
     value: Any = {
         "jku": "https://attacker.example/jwks.json",
         "x5u": "https://attacker.example/cert.pem",
         "x5c": ["MIIB..."],
         "jwk": public_jwk(mint.keys["attacker"], "k1"),
     }[member]
-    token = mint.raw({"alg": "RS256", "kid": "k1", member: value}, mint.claims(),
-                     key="attacker")
+    token = mint.raw({"alg": "RS256", "kid": "k1", member: value}, mint.claims(), key="attacker")
 
     assert rejection(verifier, token) == "header_key_reference"
 
 
 @pytest.mark.parametrize("kid", [None, "", 7, {"a": 1}, ["k1"], True, "x" * 300])
-def test_a_missing_or_non_string_kid_is_refused(verifier: TokenVerifier, mint: Minter,
-                                                kid: Any) -> None:
+def test_a_missing_or_non_string_kid_is_refused(
+    verifier: TokenVerifier, mint: Minter, kid: Any
+) -> None:
     header: dict[str, Any] = {"alg": "RS256"}
     if kid is not None:
         header["kid"] = kid
@@ -162,20 +204,25 @@ def test_a_missing_or_non_string_kid_is_refused(verifier: TokenVerifier, mint: M
     assert rejection(verifier, mint.raw(header, mint.claims())) == "kid_missing"
 
 
-@pytest.mark.parametrize("kid", ["../../../../dev/null", "k1' OR '1'='1", "k3",
-                                 "http://attacker.example/key"])
-def test_an_unknown_or_hostile_kid_is_refused(verifier: TokenVerifier, mint: Minter,
-                                              kid: str) -> None:
+@pytest.mark.parametrize(
+    "kid", ["../../../../dev/null", "k1' OR '1'='1", "k3", "http://attacker.example/key"]
+)
+def test_an_unknown_or_hostile_kid_is_refused(
+    verifier: TokenVerifier, mint: Minter, kid: str
+) -> None:
     assert rejection(verifier, mint.raw({"alg": "RS256", "kid": kid}, mint.claims())) == (
-        "unknown_kid")
+        "unknown_kid"
+    )
 
 
 def test_a_token_signed_by_another_key_under_a_known_kid_is_refused(
-        verifier: TokenVerifier, mint: Minter) -> None:
+    verifier: TokenVerifier, mint: Minter
+) -> None:
     assert rejection(verifier, mint.token(kid="k1", key="attacker")) == "bad_signature"
 
 
 # Header rules (AZ-10, AZ-11) -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("crit", [["b64"], ["exp"], [], "b64"])
 def test_any_crit_header_is_refused(verifier: TokenVerifier, mint: Minter, crit: Any) -> None:
@@ -184,13 +231,23 @@ def test_any_crit_header_is_refused(verifier: TokenVerifier, mint: Minter, crit:
     assert rejection(verifier, mint.raw(header, mint.claims())) == "crit_unsupported"
 
 
-@pytest.mark.parametrize(("typ", "accepted"), [
-    ("JWT", True), ("jwt", True), ("at+jwt", True), ("application/at+jwt", True),
-    ("logout+jwt", False), ("dpop+jwt", False), ("id_token+jwt", False), ("JOSE", False),
-    (7, False),
-])
-def test_typ_must_name_an_access_token(verifier: TokenVerifier, mint: Minter, typ: Any,
-                                       accepted: bool) -> None:
+@pytest.mark.parametrize(
+    ("typ", "accepted"),
+    [
+        ("JWT", True),
+        ("jwt", True),
+        ("at+jwt", True),
+        ("application/at+jwt", True),
+        ("logout+jwt", False),
+        ("dpop+jwt", False),
+        ("id_token+jwt", False),
+        ("JOSE", False),
+        (7, False),
+    ],
+)
+def test_typ_must_name_an_access_token(
+    verifier: TokenVerifier, mint: Minter, typ: Any, accepted: bool
+) -> None:
     token = mint.raw({"alg": "RS256", "kid": "k1", "typ": typ}, mint.claims())
 
     if accepted:
@@ -200,6 +257,7 @@ def test_typ_must_name_an_access_token(verifier: TokenVerifier, mint: Minter, ty
 
 
 # Encoding and parsing (AZ-13, AZ-14) -----------------------------------------------------------
+
 
 def test_encoding_attacks(verifier: TokenVerifier, mint: Minter) -> None:
     good = mint.token()
@@ -212,8 +270,9 @@ def test_encoding_attacks(verifier: TokenVerifier, mint: Minter) -> None:
         "junk-after-signature": good + "!!!!",
         "padding": good + "==",
         "non-canonical-signature": f"{head}.{body}.{sig[:-1]}{sibling}",
-        "standard-alphabet": good.replace("-", "+").replace("_", "/") if (
-            "-" in good or "_" in good) else good + "+",
+        "standard-alphabet": good.replace("-", "+").replace("_", "/")
+        if ("-" in good or "_" in good)
+        else good + "+",
         "space-inside": f"{head}.{body} .{sig}",
         "percent-encoded": good.replace(".", "%2E", 1),
         "truncated-signature": f"{head}.{body}.{sig[:-4]}",
@@ -221,36 +280,52 @@ def test_encoding_attacks(verifier: TokenVerifier, mint: Minter) -> None:
         "empty-header": f".{body}.{sig}",
         "two-segments": f"{head}.{body}",
         "many-dots": "a." * 5000,
-        "json-serialization": json.dumps({"protected": head, "payload": body,
-                                          "signature": sig}),
+        "json-serialization": json.dumps({"protected": head, "payload": body, "signature": sig}),
     }
     for name, token in cases.items():
         code = rejection(verifier, token)
-        assert code in {"malformed_token", "bad_signature", "token_too_large",
-                        "encrypted_token"}, (name, code)
+        assert code in {"malformed_token", "bad_signature", "token_too_large", "encrypted_token"}, (
+            name,
+            code,
+        )
 
 
-def test_oversize_tokens_are_refused_before_any_decoding(verifier: TokenVerifier,
-                                                         mint: Minter) -> None:
+def test_oversize_tokens_are_refused_before_any_decoding(
+    verifier: TokenVerifier, mint: Minter
+) -> None:
     token = mint.token(padding="x" * 9000)
 
     assert rejection(verifier, token) == "token_too_large"
 
 
-@pytest.mark.parametrize(("part", "text"), [
-    ("header", '["RS256"]'),
-    ("header", '{"alg":"RS256","kid":"k1","alg":"none"}'),
-    ("header", '{"alg":"RS256","kid":"k1"'),
-    ("payload", '{"sub":"a","sub":"b"}'),
-    ("payload", '["not", "an", "object"]'),
-    ("payload", '{"exp": NaN}'),
-    ("payload", '{"exp": Infinity}'),
-    ("payload", '{"exp": 1e400}'),
-    ("payload", '{"a":' * 5000 + "1" + "}" * 5000),
-], ids=["header-array", "header-duplicate-alg", "header-truncated", "claims-duplicate-sub",
-        "claims-array", "nan", "infinity", "huge-number", "deep-nesting"])
-def test_json_that_is_not_a_clean_object_is_refused(verifier: TokenVerifier, mint: Minter,
-                                                    part: str, text: str) -> None:
+@pytest.mark.parametrize(
+    ("part", "text"),
+    [
+        ("header", '["RS256"]'),
+        ("header", '{"alg":"RS256","kid":"k1","alg":"none"}'),
+        ("header", '{"alg":"RS256","kid":"k1"'),
+        ("payload", '{"sub":"a","sub":"b"}'),
+        ("payload", '["not", "an", "object"]'),
+        ("payload", '{"exp": NaN}'),
+        ("payload", '{"exp": Infinity}'),
+        ("payload", '{"exp": 1e400}'),
+        ("payload", '{"a":' * 5000 + "1" + "}" * 5000),
+    ],
+    ids=[
+        "header-array",
+        "header-duplicate-alg",
+        "header-truncated",
+        "claims-duplicate-sub",
+        "claims-array",
+        "nan",
+        "infinity",
+        "huge-number",
+        "deep-nesting",
+    ],
+)
+def test_json_that_is_not_a_clean_object_is_refused(
+    verifier: TokenVerifier, mint: Minter, part: str, text: str
+) -> None:
     if part == "header":
         token = mint.raw(text, mint.claims())
     else:
@@ -279,46 +354,56 @@ def test_opaque_and_encrypted_tokens_are_named(verifier: TokenVerifier) -> None:
 NOW = int(time.time())
 
 
-@pytest.mark.parametrize(("claims", "code"), [
-    ({"iss": ISSUER.rstrip("/")}, "wrong_issuer"),
-    ({"iss": ISSUER + "x"}, "wrong_issuer"),
-    ({"iss": "https://LAB.test.auth0.com/"}, "wrong_issuer"),
-    ({"iss": [ISSUER]}, "wrong_issuer"),
-    ({"iss": None}, "wrong_issuer"),
-    ({"aud": None}, "wrong_audience"),
-    ({"aud": []}, "wrong_audience"),
-    ({"aud": "https://other-api.example"}, "wrong_audience"),
-    ({"aud": [ISSUER + "userinfo"]}, "wrong_audience"),
-    ({"aud": AUDIENCE + "/"}, "wrong_audience"),
-    ({"aud": {"a": AUDIENCE}}, "wrong_audience"),
-    ({"aud": "lab-webapp", "nonce": "n"}, "id_token"),
-    ({"exp": None}, "missing_claim"),
-    ({"exp": "9999999999"}, "invalid_claim"),
-    ({"exp": True}, "invalid_claim"),
-    ({"exp": NOW - 3600}, "token_expired"),
-    ({"exp": NOW - 31}, "token_expired"),
-    ({"nbf": NOW + 3600}, "token_not_yet_valid"),
-    ({"nbf": "0"}, "invalid_claim"),
-    ({"iat": None}, "missing_claim"),
-    ({"iat": NOW + 3600}, "issued_in_future"),
-    ({"sub": None}, "missing_claim"),
-    ({"sub": ""}, "missing_claim"),
-    ({"sub": 42}, "missing_claim"),
-], ids=lambda value: str(value))
-def test_claims_are_checked_exactly(verifier: TokenVerifier, mint: Minter,
-                                    claims: dict[str, Any], code: str) -> None:
+@pytest.mark.parametrize(
+    ("claims", "code"),
+    [
+        ({"iss": ISSUER.rstrip("/")}, "wrong_issuer"),
+        ({"iss": ISSUER + "x"}, "wrong_issuer"),
+        ({"iss": "https://LAB.test.auth0.com/"}, "wrong_issuer"),
+        ({"iss": [ISSUER]}, "wrong_issuer"),
+        ({"iss": None}, "wrong_issuer"),
+        ({"aud": None}, "wrong_audience"),
+        ({"aud": []}, "wrong_audience"),
+        ({"aud": "https://other-api.example"}, "wrong_audience"),
+        ({"aud": [ISSUER + "userinfo"]}, "wrong_audience"),
+        ({"aud": AUDIENCE + "/"}, "wrong_audience"),
+        ({"aud": {"a": AUDIENCE}}, "wrong_audience"),
+        ({"aud": "lab-webapp", "nonce": "n"}, "id_token"),
+        ({"exp": None}, "missing_claim"),
+        ({"exp": "9999999999"}, "invalid_claim"),
+        ({"exp": True}, "invalid_claim"),
+        ({"exp": NOW - 3600}, "token_expired"),
+        ({"exp": NOW - 31}, "token_expired"),
+        ({"nbf": NOW + 3600}, "token_not_yet_valid"),
+        ({"nbf": "0"}, "invalid_claim"),
+        ({"iat": None}, "missing_claim"),
+        ({"iat": NOW + 3600}, "issued_in_future"),
+        ({"sub": None}, "missing_claim"),
+        ({"sub": ""}, "missing_claim"),
+        ({"sub": 42}, "missing_claim"),
+    ],
+    ids=lambda value: str(value),
+)
+def test_claims_are_checked_exactly(
+    verifier: TokenVerifier, mint: Minter, claims: dict[str, Any], code: str
+) -> None:
     assert rejection(verifier, mint.token(**claims)) == code
 
 
-@pytest.mark.parametrize("claims", [
-    {"aud": AUDIENCE},
-    {"exp": NOW - 20},  # within the 30 s leeway
-    {"nbf": NOW + 20},
-    {"iat": NOW + 20},
-    {"exp": NOW + 60.5},
-], ids=["aud-string", "exp-in-leeway", "nbf-in-leeway", "iat-in-leeway", "float-exp"])
-def test_edge_cases_that_are_still_valid(verifier: TokenVerifier, mint: Minter,
-                                         claims: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": AUDIENCE},
+        {"exp": NOW - 20},  # within the 30 s leeway
+        {"nbf": NOW + 20},
+        {"iat": NOW + 20},
+        {"exp": NOW + 60.5},
+    ],
+    ids=["aud-string", "exp-in-leeway", "nbf-in-leeway", "iat-in-leeway", "float-exp"],
+)
+def test_edge_cases_that_are_still_valid(
+    verifier: TokenVerifier, mint: Minter, claims: dict[str, Any]
+) -> None:
     assert verifier.verify(mint.token(**claims)).sub
 
 
@@ -334,11 +419,13 @@ def test_rejections_explain_themselves(verifier: TokenVerifier, mint: Minter) ->
 
 # Wycheproof ----------------------------------------------------------------------------------
 
+
 def _load(name: str) -> dict[str, Any]:
     path = WYCHEPROOF / name
     if not path.exists():
-        pytest.fail(f"Wycheproof vectors missing at {path}: the shared/ folder must sit beside "
-                    "the project")
+        pytest.fail(
+            f"Wycheproof vectors missing at {path}: the shared/ folder must sit beside the project"
+        )
     return json.loads(path.read_text())
 
 
@@ -359,8 +446,11 @@ def test_wycheproof_rsa_pkcs1_sha256_vectors() -> None:
 
 def _jws_cases() -> list[tuple[int, str, dict[str, Any], str, str]]:
     cases = []
-    for name in ("json_web_signature_test.json", "json_web_crypto_test.json",
-                 "json_web_key_test.json"):
+    for name in (
+        "json_web_signature_test.json",
+        "json_web_crypto_test.json",
+        "json_web_key_test.json",
+    ):
         for group in _load(name)["testGroups"]:
             keys = group.get("public") or group.get("private")
             for case in group["tests"]:
@@ -380,19 +470,32 @@ def test_wycheproof_jose_vectors_no_invalid_one_is_accepted() -> None:
         # A vector's key often has no kid; the header names one. Publishing the key under that
         # kid keeps the test about signatures and key vetting, not about kid bookkeeping.
         try:
-            header = json.loads(__import__("base64").urlsafe_b64decode(
-                jws.split(".")[0] + "=" * (-len(jws.split(".")[0]) % 4)))
+            header = json.loads(
+                __import__("base64").urlsafe_b64decode(
+                    jws.split(".")[0] + "=" * (-len(jws.split(".")[0]) % 4)
+                )
+            )
         except Exception:
             header = {}
         kid = header.get("kid") if isinstance(header, dict) else None
-        jwks = {"keys": [dict(k, kid=k.get("kid") or kid) for k in document["keys"]
-                         if isinstance(k, dict)]}
-        public = {"keys": [{m: v for m, v in k.items() if m not in
-                            {"d", "p", "q", "dp", "dq", "qi", "k"}} for k in jwks["keys"]]}
-        settings = load_settings({"TOKEN_ISSUER": ISSUER, "AUDIENCE": AUDIENCE,
-                                  "ROUTE_PERMISSIONS": json.dumps(ROUTES)})
-        cache = JwksCache("https://vectors.invalid/jwks.json",
-                          fetch=lambda uri, timeout, doc=public: json.dumps(doc).encode())
+        jwks = {
+            "keys": [
+                dict(k, kid=k.get("kid") or kid) for k in document["keys"] if isinstance(k, dict)
+            ]
+        }
+        public = {
+            "keys": [
+                {m: v for m, v in k.items() if m not in {"d", "p", "q", "dp", "dq", "qi", "k"}}
+                for k in jwks["keys"]
+            ]
+        }
+        settings = load_settings(
+            {"TOKEN_ISSUER": ISSUER, "AUDIENCE": AUDIENCE, "ROUTE_PERMISSIONS": json.dumps(ROUTES)}
+        )
+        cache = JwksCache(
+            "https://vectors.invalid/jwks.json",
+            fetch=lambda uri, timeout, doc=public: json.dumps(doc).encode(),
+        )
         verifier = TokenVerifier(settings, cache)
         try:
             verifier.verify_signature(jws)
@@ -417,6 +520,7 @@ def test_wycheproof_key_set_rules() -> None:
 
 
 # The RSA primitive itself ----------------------------------------------------------------------
+
 
 def test_signature_length_must_match_the_modulus(mint: Minter) -> None:
     key = mint.keys["k1"]

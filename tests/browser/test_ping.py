@@ -44,15 +44,17 @@ def ping(page: Page, button: str, api: str = "rest-token", token: str | None = N
     page.get_by_role("button", name=button, exact=True).click()
     expect(page.locator("#result")).not_to_have_attribute("aria-busy", "true")
     page.wait_for_function(
-        "prev => document.getElementById('result').innerHTML !== prev", arg=previous)
+        "prev => document.getElementById('result').innerHTML !== prev", arg=previous
+    )
 
 
 def status(page: Page) -> Any:
     return page.locator("#result .status")
 
 
-def test_logged_out_public_works_and_private_is_401(page: Page, lab: Any,
-                                                    console_errors: list[str]) -> None:
+def test_logged_out_public_works_and_private_is_401(
+    page: Page, lab: Any, console_errors: list[str]
+) -> None:
     page.goto(lab.web_url + "/ping")
 
     ping(page, "Call Public")
@@ -66,8 +68,9 @@ def test_logged_out_public_works_and_private_is_401(page: Page, lab: Any,
     assert console_errors == []
 
 
-def test_customer_private_admin_and_notes(page: Page, lab: Any, console_errors: list[str],
-                                          tmp_path: Path) -> None:
+def test_customer_private_admin_and_notes(
+    page: Page, lab: Any, console_errors: list[str], tmp_path: Path
+) -> None:
     log_in(page, lab, *CUSTOMER)
     page.goto(lab.web_url + "/ping")
 
@@ -78,7 +81,8 @@ def test_customer_private_admin_and_notes(page: Page, lab: Any, console_errors: 
     ping(page, "Call Admin")
     expect(status(page)).to_have_attribute("data-status", "403")
     expect(page.locator("#result .explanation")).to_have_attribute(
-        "data-reason", "insufficient_permission")
+        "data-reason", "insufficient_permission"
+    )
     expect(page.locator("#result .explanation")).to_contain_text("read:admin")
     shot = tmp_path / "ping.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -104,11 +108,18 @@ def test_admin_may_call_admin(page: Page, lab: Any) -> None:
     expect(page.locator("#result")).to_contain_text("admin area")
 
 
-@pytest.mark.parametrize(("api", "with_id_token"), [
-    ("rest-token", 401), ("rest-request", 401), ("http-lambda", 403), ("http-jwt", 401),
-])
-def test_each_authorizer_style_answers_as_aws_would(page: Page, lab: Any, api: str,
-                                                    with_id_token: int) -> None:
+@pytest.mark.parametrize(
+    ("api", "with_id_token"),
+    [
+        ("rest-token", 401),
+        ("rest-request", 401),
+        ("http-lambda", 403),
+        ("http-jwt", 401),
+    ],
+)
+def test_each_authorizer_style_answers_as_aws_would(
+    page: Page, lab: Any, api: str, with_id_token: int
+) -> None:
     log_in(page, lab, *CUSTOMER)
     page.goto(lab.web_url + "/ping")
 
@@ -128,12 +139,12 @@ def test_a_tampered_token_is_refused_as_forged(page: Page, lab: Any) -> None:
     ping(page, "Call Private", token="My access token with one signature character changed")
 
     expect(status(page)).to_have_attribute("data-status", "401")
-    expect(page.locator("#result .explanation")).to_have_attribute("data-reason",
-                                                                    "bad_signature")
+    expect(page.locator("#result .explanation")).to_have_attribute("data-reason", "bad_signature")
 
 
-def test_tokens_stay_out_of_the_page_until_revealed(page: Page, lab: Any,
-                                                    console_errors: list[str]) -> None:
+def test_tokens_stay_out_of_the_page_until_revealed(
+    page: Page, lab: Any, console_errors: list[str]
+) -> None:
     log_in(page, lab, *CUSTOMER)
     page.goto(lab.web_url + "/ping")
     ping(page, "Call Private")
@@ -154,7 +165,8 @@ def test_tokens_stay_out_of_the_page_until_revealed(page: Page, lab: Any,
 
 
 def test_the_inspector_shows_both_tokens_and_flags_the_id_tokens_audience(
-        page: Page, lab: Any) -> None:
+    page: Page, lab: Any
+) -> None:
     log_in(page, lab, *CUSTOMER)
 
     page.goto(lab.web_url + "/tokens")
@@ -166,7 +178,8 @@ def test_the_inspector_shows_both_tokens_and_flags_the_id_tokens_audience(
     expect(id_card.locator(".alert")).to_contain_text("client id lab-webapp")
     expect(id_card.locator("tr[data-claim='aud']")).to_have_class("differs")
     expect(access_card.locator("tr[data-claim='aud']")).to_contain_text(
-        "https://api.authorizer-lab.local")
+        "https://api.authorizer-lab.local"
+    )
     expect(access_card.locator("tr[data-claim='exp']")).to_contain_text("in 23 hours")
 
 

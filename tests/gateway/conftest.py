@@ -46,8 +46,12 @@ class Tokens:
         return Authorization(self.lab).tokens(audience=None)["access_token"]
 
     def m2m(self, client: tuple[str, str]) -> str:
-        return requests.post(f"{self.lab.idp_url}/oauth/token", auth=client, timeout=5, data={
-            "grant_type": "client_credentials", "audience": AUDIENCE}).json()["access_token"]
+        return requests.post(
+            f"{self.lab.idp_url}/oauth/token",
+            auth=client,
+            timeout=5,
+            data={"grant_type": "client_credentials", "audience": AUDIENCE},
+        ).json()["access_token"]
 
     @cached_property
     def reader(self) -> str:
@@ -62,8 +66,13 @@ class Tokens:
         """A customer token the IdP's own key signed, expired an hour ago."""
         now = int(time.time())
         claims = self.idp.minter.access_token_claims(
-            sub="auth0|customer-0001", client_id="lab-webapp", audience=AUDIENCE,
-            scope="openid read:notes", permissions=["read:notes"], grant_type="authorization_code")
+            sub="auth0|customer-0001",
+            client_id="lab-webapp",
+            audience=AUDIENCE,
+            scope="openid read:notes",
+            permissions=["read:notes"],
+            grant_type="authorization_code",
+        )
         claims.update(iat=now - 7200, exp=now - 3600)
         return self.idp.keys.sign(claims)
 

@@ -10,8 +10,15 @@ def per_method_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]
     """Allow only the method ARN of this request: the policy that breaks result caching."""
     if event.get("authorizationToken") != "Bearer good":
         raise Exception("Unauthorized")
-    return {"principalId": "someone", "policyDocument": {"Version": "2012-10-17", "Statement": [
-        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}]}}
+    return {
+        "principalId": "someone",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
+            ],
+        },
+    }
 
 
 def crashing_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -26,9 +33,14 @@ def malformed_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def array_context_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Return a context with an array, which REST APIs refuse."""
-    return {"principalId": "someone", "context": {"roles": ["a", "b"]},
-            "policyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"}]}}
+    return {
+        "principalId": "someone",
+        "context": {"roles": ["a", "b"]},
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"}],
+        },
+    }
 
 
 def string_verdict_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -38,10 +50,17 @@ def string_verdict_authorizer(event: dict[str, Any], context: Any) -> dict[str, 
 
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Return the event the integration received."""
-    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"event": event,
-                                "remaining_ms": context.get_remaining_time_in_millis(),
-                                "request_id": context.aws_request_id})}
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(
+            {
+                "event": event,
+                "remaining_ms": context.get_remaining_time_in_millis(),
+                "request_id": context.aws_request_id,
+            }
+        ),
+    }
 
 
 def malformed_response(event: dict[str, Any], context: Any) -> dict[str, Any]:

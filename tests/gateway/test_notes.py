@@ -12,15 +12,23 @@ import requests
 from tests.gateway.conftest import Tokens
 
 
-def notes(lab: Any, api: str, token: str, method: str = "GET", **kwargs: Any,
-          ) -> requests.Response:
-    return requests.request(method, lab.api_url(api) + "/notes", timeout=10,
-                            headers={"Authorization": f"Bearer {token}",
-                                     **kwargs.pop("headers", {})}, **kwargs)
+def notes(
+    lab: Any,
+    api: str,
+    token: str,
+    method: str = "GET",
+    **kwargs: Any,
+) -> requests.Response:
+    return requests.request(
+        method,
+        lab.api_url(api) + "/notes",
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})},
+        **kwargs,
+    )
 
 
-@pytest.mark.parametrize("api", ["RestTokenApi", "RestRequestApi", "HttpLambdaApi",
-                                 "HttpJwtApi"])
+@pytest.mark.parametrize("api", ["RestTokenApi", "RestRequestApi", "HttpLambdaApi", "HttpJwtApi"])
 def test_notes_are_private_to_their_owner(lab: Any, tokens: Tokens, api: str) -> None:
     text = f"customer's secret via {api}"
 
@@ -37,36 +45,66 @@ def test_notes_are_private_to_their_owner(lab: Any, tokens: Tokens, api: str) ->
 
 
 def test_the_owner_comes_from_the_token_not_the_request(lab: Any, tokens: Tokens) -> None:
-    response = notes(lab, "RestTokenApi", tokens.writer, "POST",
-                     json={"text": "hello"}, headers={"X-User-Id": "auth0|customer-0001"})
+    response = notes(
+        lab,
+        "RestTokenApi",
+        tokens.writer,
+        "POST",
+        json={"text": "hello"},
+        headers={"X-User-Id": "auth0|customer-0001"},
+    )
 
     assert response.json()["owner"] == "lab-m2m-writer@clients"
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b"", "no body"),
-    (b"{not json", "not valid JSON"),
-    (b"[1, 2]", "must be a JSON object"),
-    (b'{"text": ""}', "non-empty string"),
-    (b'{"text": 42}', "non-empty string"),
-    (b'{"text": "hi", "owner": "auth0|admin-0001"}', "Unknown field(s) owner"),
-    (json.dumps({"text": "x" * 501}).encode(), "at most 500"),
-    (json.dumps({"text": "x" * 5000}).encode(), "at most 4096 are accepted"),
-], ids=["empty", "invalid-json", "array", "empty-text", "number", "extra-field", "long-text",
-        "large-body"])
-def test_bad_bodies_get_a_clear_400(lab: Any, tokens: Tokens, body: bytes,
-                                    message: str) -> None:
-    response = notes(lab, "HttpLambdaApi", tokens.writer, "POST", data=body,
-                     headers={"Content-Type": "application/json"})
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "no body"),
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'{"text": ""}', "non-empty string"),
+        (b'{"text": 42}', "non-empty string"),
+        (b'{"text": "hi", "owner": "auth0|admin-0001"}', "Unknown field(s) owner"),
+        (json.dumps({"text": "x" * 501}).encode(), "at most 500"),
+        (json.dumps({"text": "x" * 5000}).encode(), "at most 4096 are accepted"),
+    ],
+    ids=[
+        "empty",
+        "invalid-json",
+        "array",
+        "empty-text",
+        "number",
+        "extra-field",
+        "long-text",
+        "large-body",
+    ],
+)
+def test_bad_bodies_get_a_clear_400(lab: Any, tokens: Tokens, body: bytes, message: str) -> None:
+    response = notes(
+        lab,
+        "HttpLambdaApi",
+        tokens.writer,
+        "POST",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
 
     assert response.status_code == 400
     assert message in response.json()["message"]
 
 
-def test_binary_bodies_arrive_base64_encoded_and_are_still_validated(lab: Any,
-                                                                     tokens: Tokens) -> None:
-    response = notes(lab, "RestTokenApi", tokens.writer, "POST", data=b"\xff\xfe\x00",
-                     headers={"Content-Type": "application/octet-stream"})
+def test_binary_bodies_arrive_base64_encoded_and_are_still_validated(
+    lab: Any, tokens: Tokens
+) -> None:
+    response = notes(
+        lab,
+        "RestTokenApi",
+        tokens.writer,
+        "POST",
+        data=b"\xff\xfe\x00",
+        headers={"Content-Type": "application/octet-stream"},
+    )
 
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["message"]

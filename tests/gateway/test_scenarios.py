@@ -14,8 +14,7 @@ from tests.gateway.conftest import Tokens
 
 WELCOME = {"message": "Welcome to our Public API!"}
 UNAUTHORIZED = {"message": "Unauthorized"}
-EXPLICIT_DENY = {"Message": "User is not authorized to access this resource with an explicit "
-                            "deny"}
+EXPLICIT_DENY = {"Message": "User is not authorized to access this resource with an explicit deny"}
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 FORBIDDEN = {"message": "Forbidden"}
 NOT_FOUND = {"message": "Not Found"}
@@ -25,56 +24,138 @@ PRIVATE = "Only logged in users can see this"
 SCENARIOS = [
     # REST API, TOKEN authorizer (validation expression ^Bearer [-0-9a-zA-Z\._]*$, TTL 300)
     ("RestTokenApi", "GET", "/public", None, 200, WELCOME, None, None),
-    ("RestTokenApi", "GET", "/private", None, 401, UNAUTHORIZED, False,
-     "identity_source_missing"),
+    ("RestTokenApi", "GET", "/private", None, 401, UNAUTHORIZED, False, "identity_source_missing"),
     ("RestTokenApi", "GET", "/private", "", 401, UNAUTHORIZED, False, "identity_source_missing"),
-    ("RestTokenApi", "GET", "/private", "bearer {customer}", 401, UNAUTHORIZED, False,
-     "validation_expression"),
+    (
+        "RestTokenApi",
+        "GET",
+        "/private",
+        "bearer {customer}",
+        401,
+        UNAUTHORIZED,
+        False,
+        "validation_expression",
+    ),
     ("RestTokenApi", "GET", "/private", "Bearer {customer}", 200, PRIVATE, True, "allowed"),
-    ("RestTokenApi", "GET", "/private", "Bearer {expired}", 401, UNAUTHORIZED, True,
-     "token_expired"),
-    ("RestTokenApi", "GET", "/private", "Bearer {id_token}", 401, UNAUTHORIZED, True,
-     "id_token"),
-    ("RestTokenApi", "GET", "/private", "Bearer {opaque}", 401, UNAUTHORIZED, True,
-     "opaque_token"),
-    ("RestTokenApi", "GET", "/admin", "Bearer {customer}", 403, EXPLICIT_DENY, True,
-     "insufficient_permission"),
+    (
+        "RestTokenApi",
+        "GET",
+        "/private",
+        "Bearer {expired}",
+        401,
+        UNAUTHORIZED,
+        True,
+        "token_expired",
+    ),
+    ("RestTokenApi", "GET", "/private", "Bearer {id_token}", 401, UNAUTHORIZED, True, "id_token"),
+    ("RestTokenApi", "GET", "/private", "Bearer {opaque}", 401, UNAUTHORIZED, True, "opaque_token"),
+    (
+        "RestTokenApi",
+        "GET",
+        "/admin",
+        "Bearer {customer}",
+        403,
+        EXPLICIT_DENY,
+        True,
+        "insufficient_permission",
+    ),
     ("RestTokenApi", "GET", "/admin", "Bearer {admin}", 200, "admin area", True, "allowed"),
-    ("RestTokenApi", "POST", "/notes", "Bearer {reader}", 403, EXPLICIT_DENY, True,
-     "insufficient_permission"),
-    ("RestTokenApi", "GET", "/no-such-route", "Bearer {customer}", 403, MISSING_TOKEN, None,
-     None),
+    (
+        "RestTokenApi",
+        "POST",
+        "/notes",
+        "Bearer {reader}",
+        403,
+        EXPLICIT_DENY,
+        True,
+        "insufficient_permission",
+    ),
+    ("RestTokenApi", "GET", "/no-such-route", "Bearer {customer}", 403, MISSING_TOKEN, None, None),
     ("RestTokenApi", "DELETE", "/private", "Bearer {customer}", 403, MISSING_TOKEN, None, None),
     # REST API, REQUEST authorizer (no validation expression: the authorizer judges)
-    ("RestRequestApi", "GET", "/private", None, 401, UNAUTHORIZED, False,
-     "identity_source_missing"),
+    (
+        "RestRequestApi",
+        "GET",
+        "/private",
+        None,
+        401,
+        UNAUTHORIZED,
+        False,
+        "identity_source_missing",
+    ),
     ("RestRequestApi", "GET", "/private", "bearer {customer}", 200, PRIVATE, True, "allowed"),
-    ("RestRequestApi", "GET", "/private", "Basic dXNlcjpwYXNz", 401, UNAUTHORIZED, True,
-     "not_bearer"),
-    ("RestRequestApi", "GET", "/admin", "Bearer {customer}", 403, EXPLICIT_DENY, True,
-     "insufficient_permission"),
+    (
+        "RestRequestApi",
+        "GET",
+        "/private",
+        "Basic dXNlcjpwYXNz",
+        401,
+        UNAUTHORIZED,
+        True,
+        "not_bearer",
+    ),
+    (
+        "RestRequestApi",
+        "GET",
+        "/admin",
+        "Bearer {customer}",
+        403,
+        EXPLICIT_DENY,
+        True,
+        "insufficient_permission",
+    ),
     # HTTP API, Lambda authorizer with simple responses: false is always 403
-    ("HttpLambdaApi", "GET", "/private", None, 401, UNAUTHORIZED, False,
-     "identity_source_missing"),
+    ("HttpLambdaApi", "GET", "/private", None, 401, UNAUTHORIZED, False, "identity_source_missing"),
     ("HttpLambdaApi", "GET", "/private", "Bearer {customer}", 200, PRIVATE, True, "allowed"),
-    ("HttpLambdaApi", "GET", "/private", "Bearer {expired}", 403, FORBIDDEN, True,
-     "token_expired"),
-    ("HttpLambdaApi", "GET", "/admin", "Bearer {customer}", 403, FORBIDDEN, True,
-     "insufficient_permission"),
+    ("HttpLambdaApi", "GET", "/private", "Bearer {expired}", 403, FORBIDDEN, True, "token_expired"),
+    (
+        "HttpLambdaApi",
+        "GET",
+        "/admin",
+        "Bearer {customer}",
+        403,
+        FORBIDDEN,
+        True,
+        "insufficient_permission",
+    ),
     ("HttpLambdaApi", "GET", "/admin", "Bearer {admin}", 200, "admin area", True, "allowed"),
     ("HttpLambdaApi", "GET", "/no-such-route", "Bearer {customer}", 404, NOT_FOUND, None, None),
     # HTTP API, built-in JWT authorizer: 401 with www-authenticate, 403 for a missing scope
     ("HttpJwtApi", "GET", "/private", None, 401, UNAUTHORIZED, False, "missing_token"),
     ("HttpJwtApi", "GET", "/private", "Bearer {customer}", 200, PRIVATE, False, "allowed"),
     ("HttpJwtApi", "GET", "/private", "{customer}", 200, PRIVATE, False, "allowed"),
-    ("HttpJwtApi", "GET", "/private", "Bearer {expired}", 401, UNAUTHORIZED, False,
-     "token_expired"),
+    (
+        "HttpJwtApi",
+        "GET",
+        "/private",
+        "Bearer {expired}",
+        401,
+        UNAUTHORIZED,
+        False,
+        "token_expired",
+    ),
     ("HttpJwtApi", "GET", "/private", "Bearer {id_token}", 401, UNAUTHORIZED, False, "id_token"),
     ("HttpJwtApi", "GET", "/private", "Bearer xyz", 401, UNAUTHORIZED, False, "malformed_token"),
-    ("HttpJwtApi", "GET", "/admin", "Bearer {customer}", 403, FORBIDDEN, False,
-     "insufficient_scope"),
-    ("HttpJwtApi", "POST", "/notes", "Bearer {reader}", 403, FORBIDDEN, False,
-     "insufficient_scope"),
+    (
+        "HttpJwtApi",
+        "GET",
+        "/admin",
+        "Bearer {customer}",
+        403,
+        FORBIDDEN,
+        False,
+        "insufficient_scope",
+    ),
+    (
+        "HttpJwtApi",
+        "POST",
+        "/notes",
+        "Bearer {reader}",
+        403,
+        FORBIDDEN,
+        False,
+        "insufficient_scope",
+    ),
     ("HttpJwtApi", "GET", "/notes", "Bearer {reader}", 200, "notes", False, "allowed"),
 ]
 
@@ -83,24 +164,24 @@ def _credential(template: str | None, tokens: Tokens) -> str | None:
     if template is None:
         return None
     for name in ("customer", "expired", "id_token", "opaque", "admin", "reader"):
-        template = template.replace("{" + name + "}", getattr(tokens, name) if
-                                    "{" + name + "}" in template else "")
+        template = template.replace(
+            "{" + name + "}", getattr(tokens, name) if "{" + name + "}" in template else ""
+        )
     return template
 
 
-def call(lab: Any, api: str, method: str, path: str, credential: str | None,
-         **kwargs: Any) -> requests.Response:
+def call(
+    lab: Any, api: str, method: str, path: str, credential: str | None, **kwargs: Any
+) -> requests.Response:
     headers = kwargs.pop("headers", {})
     if credential is not None:
         headers["Authorization"] = credential
-    return requests.request(method, lab.api_url(api) + path, headers=headers, timeout=10,
-                            **kwargs)
+    return requests.request(method, lab.api_url(api) + path, headers=headers, timeout=10, **kwargs)
 
 
 def flush(lab: Any, api: str) -> None:
     """Empty one API's authorizer result cache, as ResetAuthorizersCache would."""
-    lab.gateway.cache.flush(next(a.api_id for a in lab.gateway.model.apis
-                                 if a.logical_id == api))
+    lab.gateway.cache.flush(next(a.api_id for a in lab.gateway.model.apis if a.logical_id == api))
 
 
 def trace_of(lab: Any, response: requests.Response) -> dict[str, Any]:
@@ -110,12 +191,26 @@ def trace_of(lab: Any, response: requests.Response) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("api", "method", "path", "credential", "status", "expected", "invoked", "reason"),
-    SCENARIOS, ids=[f"{s[0]}-{s[1]}{s[2]}-{s[3] or 'none'}-{s[4]}".replace("{", "").replace(
-        "}", "").replace(" ", "_") for s in SCENARIOS])
-def test_gateway_answers_as_aws_would(lab: Any, tokens: Tokens, api: str, method: str,
-                                      path: str, credential: str | None, status: int,
-                                      expected: Any, invoked: bool | None,
-                                      reason: str | None) -> None:
+    SCENARIOS,
+    ids=[
+        f"{s[0]}-{s[1]}{s[2]}-{s[3] or 'none'}-{s[4]}".replace("{", "")
+        .replace("}", "")
+        .replace(" ", "_")
+        for s in SCENARIOS
+    ],
+)
+def test_gateway_answers_as_aws_would(
+    lab: Any,
+    tokens: Tokens,
+    api: str,
+    method: str,
+    path: str,
+    credential: str | None,
+    status: int,
+    expected: Any,
+    invoked: bool | None,
+    reason: str | None,
+) -> None:
     flush(lab, api)
 
     response = call(lab, api, method, path, _credential(credential, tokens))
@@ -172,15 +267,24 @@ def test_a_cache_flush_makes_the_next_call_invoke_again(lab: Any, tokens: Tokens
     api = next(a for a in lab.gateway.model.apis if a.logical_id == "HttpLambdaApi")
     credential = f"Bearer {tokens.customer}"
     call(lab, "HttpLambdaApi", "GET", "/private", credential)
-    assert trace_of(lab, call(lab, "HttpLambdaApi", "GET", "/private", credential))[
-        "authorizer"]["cache"] == "hit"
+    assert (
+        trace_of(lab, call(lab, "HttpLambdaApi", "GET", "/private", credential))["authorizer"][
+            "cache"
+        ]
+        == "hit"
+    )
 
-    flush = requests.delete(f"{lab.gateway_url}/v2/apis/{api.api_id}/stages/dev/cache/"
-                            "authorizers", timeout=5)
+    flush = requests.delete(
+        f"{lab.gateway_url}/v2/apis/{api.api_id}/stages/dev/cache/authorizers", timeout=5
+    )
 
     assert flush.status_code == 202
-    assert trace_of(lab, call(lab, "HttpLambdaApi", "GET", "/private", credential))[
-        "authorizer"]["cache"] == "miss"
+    assert (
+        trace_of(lab, call(lab, "HttpLambdaApi", "GET", "/private", credential))["authorizer"][
+            "cache"
+        ]
+        == "miss"
+    )
 
 
 def test_simple_responses_are_cached_per_route_key(lab: Any, tokens: Tokens) -> None:
@@ -198,12 +302,27 @@ def test_simple_responses_are_cached_per_route_key(lab: Any, tokens: Tokens) -> 
 
 # Context delivery ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("api", "source"), [("RestTokenApi", "rest"), ("RestRequestApi", "rest"),
-                                             ("HttpLambdaApi", "lambda"), ("HttpJwtApi", "jwt")])
-def test_the_backend_learns_the_caller_from_the_authorizer(lab: Any, tokens: Tokens, api: str,
-                                                          source: str) -> None:
-    response = call(lab, api, "GET", "/private", f"Bearer {tokens.admin}",
-                    headers={"X-User-Id": "auth0|someone-else"})
+
+@pytest.mark.parametrize(
+    ("api", "source"),
+    [
+        ("RestTokenApi", "rest"),
+        ("RestRequestApi", "rest"),
+        ("HttpLambdaApi", "lambda"),
+        ("HttpJwtApi", "jwt"),
+    ],
+)
+def test_the_backend_learns_the_caller_from_the_authorizer(
+    lab: Any, tokens: Tokens, api: str, source: str
+) -> None:
+    response = call(
+        lab,
+        api,
+        "GET",
+        "/private",
+        f"Bearer {tokens.admin}",
+        headers={"X-User-Id": "auth0|someone-else"},
+    )
 
     caller = response.json()["caller"]
     assert caller["sub"] == "auth0|admin-0001"
@@ -216,15 +335,19 @@ def test_m2m_callers_are_reported_as_clients(lab: Any, tokens: Tokens) -> None:
     response = call(lab, "RestTokenApi", "GET", "/private", f"Bearer {tokens.reader}")
 
     caller = response.json()["caller"]
-    assert caller == {"sub": "lab-m2m-reader@clients", "kind": "client",
-                      "clientId": "lab-m2m-reader", "permissions": ["read:notes"],
-                      "authorizer": "rest"}
+    assert caller == {
+        "sub": "lab-m2m-reader@clients",
+        "kind": "client",
+        "clientId": "lab-m2m-reader",
+        "permissions": ["read:notes"],
+        "authorizer": "rest",
+    }
 
 
 # Traces -----------------------------------------------------------------------------------
 
-def test_every_request_has_an_id_and_a_trace_without_the_token(lab: Any,
-                                                               tokens: Tokens) -> None:
+
+def test_every_request_has_an_id_and_a_trace_without_the_token(lab: Any, tokens: Tokens) -> None:
     flush(lab, "RestRequestApi")
     response = call(lab, "RestRequestApi", "GET", "/admin", f"Bearer {tokens.customer}")
 
@@ -275,6 +398,7 @@ def test_cold_and_warm_starts_are_reported(lab: Any, tmp_path: Any) -> None:
 
 # The catalogue ------------------------------------------------------------------------------
 
+
 def test_the_catalogue_lists_every_api_with_its_routes(lab: Any) -> None:
     catalogue = requests.get(lab.gateway_url + "/", timeout=5).json()
 
@@ -284,9 +408,12 @@ def test_the_catalogue_lists_every_api_with_its_routes(lab: Any) -> None:
     assert token_api["type"] == "REST" and token_api["stage"] == "dev"
     assert token_api["base_url"] == lab.api_url("RestTokenApi")
     assert {(r["method"], r["path"], r["auth"]) for r in token_api["routes"]} == {
-        ("GET", "/public", "NONE"), ("GET", "/private", "TokenAuthorizer"),
-        ("GET", "/admin", "TokenAuthorizer"), ("GET", "/notes", "TokenAuthorizer"),
-        ("POST", "/notes", "TokenAuthorizer")}
+        ("GET", "/public", "NONE"),
+        ("GET", "/private", "TokenAuthorizer"),
+        ("GET", "/admin", "TokenAuthorizer"),
+        ("GET", "/notes", "TokenAuthorizer"),
+        ("POST", "/notes", "TokenAuthorizer"),
+    }
     assert token_api["authorizers"][0]["ttl"] == 300
     assert token_api["authorizers"][0]["validation_expression"] == "^Bearer [-0-9a-zA-Z\\._]*$"
     jwt_routes = {(r["method"], r["path"]): r["scopes"] for r in apis["HttpJwtApi"]["routes"]}
@@ -296,9 +423,11 @@ def test_the_catalogue_lists_every_api_with_its_routes(lab: Any) -> None:
 
 # Bad input to the emulator --------------------------------------------------------------------
 
+
 def test_oversized_headers_and_bodies_get_aws_answers(lab: Any) -> None:
-    huge_header = call(lab, "RestTokenApi", "GET", "/public", None,
-                       headers={"X-Padding": "x" * 11000})
+    huge_header = call(
+        lab, "RestTokenApi", "GET", "/public", None, headers={"X-Padding": "x" * 11000}
+    )
     huge_body = call(lab, "HttpJwtApi", "POST", "/notes", None, data=b"x" * (10 * 1024 * 1024 + 1))
 
     assert huge_header.status_code == 431

@@ -40,8 +40,9 @@ class Variant:
 def variant(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Variant]:
     server = LiveServer()
     url = f"http://127.0.0.1:{server.port}"
-    gateway = create_gateway(lab.issuer, url, template=VARIANT,
-                             notes_db=tmp_path_factory.mktemp("variant") / "notes.db")
+    gateway = create_gateway(
+        lab.issuer, url, template=VARIANT, notes_db=tmp_path_factory.mktemp("variant") / "notes.db"
+    )
     server.start(gateway)
     yield Variant(url, gateway)
     server.stop()
@@ -69,8 +70,11 @@ def test_cached_results_expire_with_the_ttl(variant: Variant) -> None:
     time.sleep(1.1)
     expired = variant.trace(variant.get("TrapApi", "/short", "Bearer good"))
 
-    assert [first["authorizer"]["cache"], cached["authorizer"]["cache"],
-            expired["authorizer"]["cache"]] == ["miss", "hit", "miss"]
+    assert [
+        first["authorizer"]["cache"],
+        cached["authorizer"]["cache"],
+        expired["authorizer"]["cache"],
+    ] == ["miss", "hit", "miss"]
 
 
 def test_unauthorized_is_not_cached(variant: Variant) -> None:
@@ -81,13 +85,17 @@ def test_unauthorized_is_not_cached(variant: Variant) -> None:
     assert variant.trace(second)["authorizer"]["invoked"] is True
 
 
-@pytest.mark.parametrize(("path", "error_type"), [
-    ("/crash", "AuthorizerFailureException"),
-    ("/malformed", "AuthorizerConfigurationException"),
-    ("/array-context", "AuthorizerConfigurationException"),
-])
-def test_authorizer_failures_are_500_with_a_null_message(variant: Variant, path: str,
-                                                         error_type: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "error_type"),
+    [
+        ("/crash", "AuthorizerFailureException"),
+        ("/malformed", "AuthorizerConfigurationException"),
+        ("/array-context", "AuthorizerConfigurationException"),
+    ],
+)
+def test_authorizer_failures_are_500_with_a_null_message(
+    variant: Variant, path: str, error_type: str
+) -> None:
     response = variant.get("TrapApi", path, "Bearer anything")
 
     assert response.status_code == 500
@@ -103,14 +111,18 @@ def test_a_string_is_authorized_does_not_allow(variant: Variant) -> None:
     assert response.json() == {"message": "Internal Server Error"}
 
 
-@pytest.mark.parametrize(("api", "path", "status", "body"), [
-    ("TrapApi", "/bad-response", 502, {"message": "Internal server error"}),
-    ("TrapApi", "/crashing-function", 502, {"message": "Internal server error"}),
-    ("HttpVariantApi", "/bad-response", 500, {"message": "Internal Server Error"}),
-    ("HttpVariantApi", "/crashing-function", 500, {"message": "Internal Server Error"}),
-])
-def test_integration_failures(variant: Variant, api: str, path: str, status: int,
-                              body: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("api", "path", "status", "body"),
+    [
+        ("TrapApi", "/bad-response", 502, {"message": "Internal server error"}),
+        ("TrapApi", "/crashing-function", 502, {"message": "Internal server error"}),
+        ("HttpVariantApi", "/bad-response", 500, {"message": "Internal Server Error"}),
+        ("HttpVariantApi", "/crashing-function", 500, {"message": "Internal Server Error"}),
+    ],
+)
+def test_integration_failures(
+    variant: Variant, api: str, path: str, status: int, body: dict[str, Any]
+) -> None:
     response = variant.get(api, path)
 
     assert response.status_code == status
