@@ -98,15 +98,18 @@ def write_decision_line(
     Every value that may come from a token is JSON-escaped; the line matches what
     `log_decision` writes for the same fields.
     """
+    # Outcome, reason, kind, cache and token kind are our own constants and the fingerprint
+    # is hex: only what may come from a token or a request goes through the JSON escaper.
+    fingerprint_json = f'"{token_fingerprint}"' if token_fingerprint else "null"
     line = (
-        f'{{"event":"authorizer_decision","decision":{_q(outcome)},"reason":{_q(reason)},'
-        f'"detail":{_q(detail)},"kind":{_q(kind)},"route":{_q(route)},"cache":{_q(cache)},'
-        f'"duration_us":{duration_us},"fingerprint":{_q(token_fingerprint)}'
+        f'{{"event":"authorizer_decision","decision":"{outcome}","reason":"{reason}",'
+        f'"detail":{_q(detail)},"kind":"{kind}","route":{_q(route)},"cache":"{cache}",'
+        f'"duration_us":{duration_us},"fingerprint":{fingerprint_json}'
     )
     if token_kind is not None:
         line += (
             f',"kid":{_q(kid)},"iss":{_q(iss)},"sub":{_q(sub)},"client":{_q(client)},'
-            f'"token_kind":{_q(token_kind)},"expires_in":{expires_in}'
+            f'"token_kind":"{token_kind}","expires_in":{expires_in}'
         )
     sys.stdout.write(line + "}\n")
 

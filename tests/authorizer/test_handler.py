@@ -403,3 +403,30 @@ def test_cache_hits_are_told_to_listeners_and_logged_only_at_debug(
     assert seen[0]["reason"] == "allowed" and seen[0]["sub"] == "auth0|customer-0001"
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["cache"] == "hit"
+
+
+def test_the_fast_decision_line_equals_the_structured_one(
+    make_authorizer: Callable[..., Authorizer],
+    mint: Minter,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a token whose claims need JSON escaping
+    token = mint.token(sub='auth0|"odd" \\ sub\u2028ü', azp='app"</script>')
+    event = token_event(token, path="admin")
+    # WHEN one authorizer writes its line directly and another through a listener
+    make_authorizer().policy_response(event)
+    direct = json.loads(capsys.readouterr().out)
+    seen: list[dict[str, Any]] = []
+    add_listener(seen.append)
+    try:
+        make_authorizer().policy_response(event)
+    finally:
+        remove_listener(seen.append)
+    structured = json.loads(capsys.readouterr().out)
+    # THEN both lines say the same, escaped correctly
+    for line in (direct, structured):
+        line.pop("duration_us")
+    assert direct == structured
+    assert direct["sub"] == 'auth0|"odd" \\ sub\u2028ü'
+    assert direct["client"] == 'app"</script>'
+    assert direct["reason"] == "insufficient_permission"
