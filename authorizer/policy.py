@@ -97,11 +97,7 @@ class MethodArn:
     prefix: str
     method: str
     path: str
-
-    @property
-    def route(self) -> str:
-        """Return the request's route as people write it: "GET /notes"."""
-        return f"{self.method} {self.path}"
+    route: str = ""  # "GET /notes", as people write it; filled in by parse()
 
     @classmethod
     def parse(cls, arn: str) -> MethodArn:
@@ -115,7 +111,8 @@ class MethodArn:
         api_id, stage, method = api_stage_rest[:3]
         path = "/" + (api_stage_rest[3] if len(api_stage_rest) == 4 else "")
         prefix = ":".join(parts[:5]) + f":{api_id}/{stage}"
-        return cls(prefix, method.upper(), path)
+        method = method.upper()
+        return cls(prefix, method, path, f"{method} {path}")
 
     def resource(self, route: Route) -> str:
         """Return the policy resource ARN of one route of this API and stage."""
