@@ -228,8 +228,9 @@ class Authorizer:
                     token,
                     arn,
                 )
-            return Decision("allow", "allowed", "the token carries what the route needs",
-                            token, arn)
+            return Decision(
+                "allow", "allowed", "the token carries what the route needs", token, arn
+            )
         except Exception as exc:  # fail closed: a bug here must not become a 500 or an allow
             logger.exception("authorizer error")
             return Decision("unauthorized", "internal_error", f"{type(exc).__name__}")
