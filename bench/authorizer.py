@@ -35,18 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # The tests' JWKS server and signer: the bench measures against the same real parts.
+from tests.authorizer.conftest import AUDIENCE  # noqa: E402
+from tests.authorizer.conftest import ROUTES  # noqa: E402
 from tests.authorizer.conftest import JwksServer  # noqa: E402
 from tests.authorizer.conftest import Minter  # noqa: E402
 from tests.authorizer.conftest import public_jwk as jwk  # noqa: E402
 
 ISSUER = "https://bench.example.auth0.com/"
-AUDIENCE = "https://api.authorizer-lab.local"
-ROUTES = {
-    "GET /private": "",
-    "GET /admin": "read:admin",
-    "GET /notes": "read:notes",
-    "POST /notes": "write:notes",
-}
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/dev/GET/notes"
 
 

@@ -105,13 +105,20 @@ def _v1_request_context(
     }
 
 
-def _v1_headers(request: IncomingRequest) -> tuple[dict[str, str], dict[str, list[str]]]:
+def _single_and_multi(
+    pairs: list[tuple[str, str]],
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Return payload 1.0's two views of repeated names: the last value, and all of them."""
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
-    for name, value in request.headers:
+    for name, value in pairs:
         single[name] = value
         multi.setdefault(name, []).append(value)
     return single, multi
+
+
+def _v1_headers(request: IncomingRequest) -> tuple[dict[str, str], dict[str, list[str]]]:
+    return _single_and_multi(request.headers)
 
 
 def _v1_query(
@@ -119,12 +126,7 @@ def _v1_query(
 ) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
     if not request.query:
         return None, None
-    single: dict[str, str] = {}
-    multi: dict[str, list[str]] = {}
-    for name, value in request.query:
-        single[name] = value
-        multi.setdefault(name, []).append(value)
-    return single, multi
+    return _single_and_multi(request.query)
 
 
 def rest_proxy_event(

@@ -167,6 +167,16 @@ def _function_of(ref: Any, functions: dict[str, Function], where: str) -> Functi
     raise TemplateError(f"{where}: FunctionArn must be !GetAtt <Function>.Arn")
 
 
+def _identity_sources(identity: dict[str, Any]) -> tuple[str, ...]:
+    """Turn SAM's `Identity` (Headers, QueryStrings, Context, StageVariables) into sources."""
+    return (
+        tuple(f"$request.header.{h}" for h in identity.get("Headers", ()))
+        + tuple(f"$request.querystring.{q}" for q in identity.get("QueryStrings", ()))
+        + tuple(f"$context.{c}" for c in identity.get("Context", ()))
+        + tuple(f"$stageVariables.{s}" for s in identity.get("StageVariables", ()))
+    )
+
+
 def _rest_authorizers(
     name: str, config: dict[str, Any], functions: dict[str, Function]
 ) -> Authorizer:
@@ -176,12 +186,7 @@ def _rest_authorizers(
     if kind == "TOKEN":
         sources: tuple[str, ...] = (f"$request.header.{identity.get('Header', 'Authorization')}",)
     else:
-        sources = (
-            tuple(f"$request.header.{h}" for h in identity.get("Headers", ()))
-            + tuple(f"$request.querystring.{q}" for q in identity.get("QueryStrings", ()))
-            + tuple(f"$context.{c}" for c in identity.get("Context", ()))
-            + tuple(f"$stageVariables.{s}" for s in identity.get("StageVariables", ()))
-        )
+        sources = _identity_sources(identity)
     return Authorizer(
         name,
         kind,
@@ -208,12 +213,7 @@ def _http_authorizer(
             audience=tuple(audience if isinstance(audience, list) else [audience]),
         )
     identity = config.get("Identity") or {}
-    sources = (
-        tuple(f"$request.header.{h}" for h in identity.get("Headers", ()))
-        + tuple(f"$request.querystring.{q}" for q in identity.get("QueryStrings", ()))
-        + tuple(f"$context.{c}" for c in identity.get("Context", ()))
-        + tuple(f"$stageVariables.{s}" for s in identity.get("StageVariables", ()))
-    )
+    sources = _identity_sources(identity)
     return Authorizer(
         name,
         "REQUEST",
