@@ -47,6 +47,7 @@ from .verify import TokenVerifier
 from .verify import VerifiedToken
 
 UNAUTHORIZED = "Unauthorized"
+_BEARER_PREFIXES = frozenset({"Bearer ", "bearer ", "BEARER "})
 _MEMO_SIZE = 256
 
 
@@ -106,6 +107,11 @@ def read_event(event: Any) -> Request:
 
 def bearer_token(credential: str | None) -> str:
     """Return the token of an `Authorization: Bearer <token>` value or raise Rejected."""
+    if credential and credential[:7] in _BEARER_PREFIXES:
+        # The usual form, checked without copying a token-sized string twice.
+        token = credential[7:]
+        if token and not token[0].isspace() and not token[-1].isspace() and " " not in token:
+            return token
     if not credential or not credential.strip():
         raise Rejected("missing_token", "no Authorization header was sent")
     scheme, _, token = credential.strip().partition(" ")
@@ -117,6 +123,12 @@ def bearer_token(credential: str | None) -> str:
     if not token or " " in token:
         raise Rejected("malformed_token", "expected exactly one token after `Bearer `")
     return token
+
+
+# (outcome, reason, detail, route, kid, iss, sub, client, token kind, exp)
+Summary = tuple[
+    str, str, str, str | None, str | None, str | None, str | None, str | None, str | None, Any
+]
 
 
 class Decision:
@@ -137,6 +149,40 @@ class Decision:
         self.detail = detail
         self.token = token
         self.arn = arn
+
+    def summary(self) -> Summary:
+        """Return what the log says of this decision, as a flat tuple of plain values.
+
+        A cache entry keeps this instead of the decision: no claims dict, token object or
+        lists stay alive per cached token, so a full cache costs the garbage collector little.
+        """
+        route = self.arn.route if self.arn is not None else None
+        token = self.token
+        if token is None:
+            return (
+                self.outcome,
+                self.reason,
+                self.detail,
+                route,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
+        return (
+            self.outcome,
+            self.reason,
+            self.detail,
+            route,
+            token.kid,
+            token.claims.get("iss"),
+            token.sub,
+            token.client_id,
+            "client" if token.is_client else "user",
+            token.exp,
+        )
 
 
 class Authorizer:
@@ -167,7 +213,7 @@ class Authorizer:
         self.verifier = TokenVerifier(settings, self.jwks)
         self.cache = DecisionCache(settings.decision_cache_size)
         self._arns: dict[str, MethodArn] = {}
-        self._policies: dict[tuple[str, frozenset[str]], list[dict[str, Any]]] = {}
+        self._policies: dict[tuple[str, frozenset[str]], dict[str, Any]] = {}
         self._denials: dict[frozenset[str], tuple[dict[str, str], str]] = {}
 
     def _parse_arn(self, arn: Any) -> MethodArn:
@@ -181,17 +227,20 @@ class Authorizer:
             self._arns[arn] = parsed
         return parsed
 
-    def _statements(self, arn: MethodArn, granted: frozenset[str]) -> list[dict[str, Any]]:
-        """Return the policy statements for an API stage and a permission set (memoized)."""
+    def _policy_document(self, arn: MethodArn, granted: frozenset[str]) -> dict[str, Any]:
+        """Return the policy document for an API stage and a permission set (memoized).
+
+        Responses share it: API Gateway and the emulator only read it.
+        """
         key = (arn.prefix, granted)
-        statements = self._policies.get(key)
-        if statements is None:
+        document = self._policies.get(key)
+        if document is None:
             allowed, denied = granted_routes(self.settings.routes, granted)
-            statements = build_policy("", arn, allowed, denied)["policyDocument"]["Statement"]
+            document = build_policy("", arn, allowed, denied)["policyDocument"]
             if len(self._policies) >= _MEMO_SIZE:
                 self._policies.clear()
-            self._policies[key] = statements
-        return statements
+            self._policies[key] = document
+        return document
 
     def decide(self, request: Request) -> Decision:
         """Authenticate the token and authorize the route; never raises."""
@@ -238,7 +287,7 @@ class Authorizer:
     def _log(
         self,
         request: Request,
-        decision: Decision,
+        summary: Summary,
         started: int,
         cache: str,
         level: int = logging.INFO,
@@ -246,32 +295,23 @@ class Authorizer:
         listening = has_listeners()
         if not listening and not enabled(level):
             return
-        verified = decision.token
-        arn = decision.arn
         duration_us = (time.perf_counter_ns() - started) // 1000
         token_fingerprint = fingerprint(request.credential) if request.credential else None
-        kid = iss = sub = client = token_kind = None
-        expires_in = None
-        if verified is not None:
-            claims = verified.claims
-            kid, iss, sub = verified.kid, claims.get("iss"), claims["sub"]
-            client = claims.get("azp") or claims.get("client_id")
-            token_kind = "client" if verified.is_client else "user"
-            expires_in = int(claims["exp"] - self.clock())
-        route = arn.route if arn else None
+        outcome, reason, detail, route, kid, iss, sub, client, token_kind, exp = summary
+        expires_in = None if exp is None else int(exp - self.clock())
         if listening:
             fields: dict[str, Any] = {
                 "event": "authorizer_decision",
-                "decision": decision.outcome,
-                "reason": decision.reason,
-                "detail": decision.detail,
+                "decision": outcome,
+                "reason": reason,
+                "detail": detail,
                 "kind": request.kind,
                 "route": route,
                 "cache": cache,
                 "duration_us": duration_us,
                 "fingerprint": token_fingerprint,
             }
-            if verified is not None:
+            if token_kind is not None:
                 fields.update(
                     kid=kid,
                     iss=iss,
@@ -283,9 +323,9 @@ class Authorizer:
             log_decision(fields, level)
         else:
             write_decision_line(
-                decision.outcome,
-                decision.reason,
-                decision.detail,
+                outcome,
+                reason,
+                detail,
                 request.kind,
                 route,
                 cache,
@@ -322,36 +362,33 @@ class Authorizer:
         token = decision.token
         assert token is not None
         denied = self._denied(token.granted)
-        claims = token.claims
-        scope = claims.get("scope") if isinstance(claims.get("scope"), str) else ""
-        permissions = [p for p in claims.get("permissions") or () if isinstance(p, str)]
         return {
-            "sub": claims["sub"],
+            "sub": token.sub,
             "tokenKind": "client" if token.is_client else "user",
             "clientId": token.client_id or "",
-            "scope": scope.split() if native else scope,
-            "permissions": permissions if native else " ".join(permissions),
-            "expiresAt": int(claims["exp"]),
+            "scope": token.scope.split() if native else token.scope,
+            "permissions": token.permissions if native else " ".join(token.permissions),
+            "expiresAt": int(token.exp),
             "reason": decision.reason,
             "denied": denied[0] if native else denied[1],
         }
 
-    def _cache_until(self, decision: Decision) -> float:
-        assert decision.token is not None
-        return min(decision.token.exp, self.clock() + self.settings.decision_cache_ttl)
+    def _cache_until(self, token: VerifiedToken) -> float:
+        return min(token.exp, self.clock() + self.settings.decision_cache_ttl)
 
     def _cached(self, key: Any, request: Request) -> Any:
-        """Return a cached (response, decision) for `key`, telling the log of the hit."""
+        """Return a cached (response, summary) for `key`, telling the log of the hit."""
         cached = self.cache.get(key, self.clock())
         if cached is not None and (has_listeners() or enabled(logging.DEBUG)):
             self._log(request, cached[1], time.perf_counter_ns(), "hit", logging.DEBUG)
         return cached
 
-    def _decide_and_log(self, request: Request) -> Decision:
+    def _decide_and_log(self, request: Request) -> tuple[Decision, Summary]:
         started = time.perf_counter_ns()
         decision = self.decide(request)
-        self._log(request, decision, started, "miss")
-        return decision
+        summary = decision.summary()
+        self._log(request, summary, started, "miss")
+        return decision, summary
 
     def policy_response(self, event: Any) -> dict[str, Any]:
         """Answer a REST TOKEN/REQUEST or HTTP policy-mode event, or raise Unauthorized."""
@@ -359,24 +396,23 @@ class Authorizer:
         cached = self._cached(request, request)
         if cached is not None:
             return cached[0]
-        decision = self._decide_and_log(request)
-        if decision.outcome == "unauthorized":
+        decision, summary = self._decide_and_log(request)
+        token, arn = decision.token, decision.arn
+        if token is None or arn is None:
             raise Exception(UNAUTHORIZED)
-        assert decision.token is not None and decision.arn is not None
-        arn = decision.arn
         if decision.reason == "unknown_route":
-            allowed, denied = granted_routes(self.settings.routes, decision.token.granted)
-            statements = build_policy(
+            allowed, denied = granted_routes(self.settings.routes, token.granted)
+            document = build_policy(
                 "", arn, allowed, denied, f"{arn.prefix}/{arn.method}{arn.path}"
-            )["policyDocument"]["Statement"]
+            )["policyDocument"]
         else:
-            statements = self._statements(arn, decision.token.granted)
+            document = self._policy_document(arn, token.granted)
         response = {
-            "principalId": decision.token.sub,
-            "policyDocument": {"Version": "2012-10-17", "Statement": statements},
+            "principalId": token.sub,
+            "policyDocument": document,
             "context": self.context(decision, native=request.kind == "http-2.0"),
         }
-        self.cache.put(request, (response, decision), self._cache_until(decision))
+        self.cache.put(request, (response, summary), self._cache_until(token))
         return response
 
     def simple_response(self, event: Any) -> dict[str, Any]:
@@ -386,14 +422,15 @@ class Authorizer:
         cached = self._cached(key, request)
         if cached is not None:
             return cached[0]
-        decision = self._decide_and_log(request)
-        if decision.token is None:
+        decision, summary = self._decide_and_log(request)
+        token = decision.token
+        if token is None:
             return {"isAuthorized": False, "context": {"reason": decision.reason}}
         response = {
             "isAuthorized": decision.outcome == "allow",
             "context": self.context(decision, native=True),
         }
-        self.cache.put(key, (response, decision), self._cache_until(decision))
+        self.cache.put(key, (response, summary), self._cache_until(token))
         return response
 
 

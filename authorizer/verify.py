@@ -47,6 +47,7 @@ _CANONICAL_LAST = {
 }
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _KEY_REFERENCES = ("jku", "x5u", "x5c", "jwk")
+_CHECKED_HEADERS = 64
 _PADDING = PKCS1v15()
 _SHA256 = SHA256()
 
@@ -61,31 +62,44 @@ class Rejected(Exception):
 
 
 class VerifiedToken:
-    """What the authorizer needs from a token whose signature and claims checked out."""
+    """What the authorizer needs from a token whose signature and claims checked out.
 
-    __slots__ = ("claims", "granted", "kid")
+    Plain attributes, filled once by the verifier: the decision, its log line and the
+    backend context all read them, and each property call would be paid three times.
+    """
 
-    def __init__(self, claims: dict[str, Any], kid: str, granted: frozenset[str]) -> None:
+    __slots__ = (
+        "claims",
+        "client_id",
+        "exp",
+        "granted",
+        "is_client",
+        "kid",
+        "permissions",
+        "scope",
+        "sub",
+    )
+
+    def __init__(self, claims: dict[str, Any], kid: str, granted: frozenset[str] | None = None):
         self.claims = claims
         self.kid = kid
+        self.sub: str = claims["sub"]
+        self.exp: float = claims["exp"]
+        scope = claims.get("scope")
+        self.scope: str = scope if isinstance(scope, str) else ""
+        permissions = claims.get("permissions")
+        self.permissions: list[str] = (
+            [p for p in permissions if isinstance(p, str)] if isinstance(permissions, list) else []
+        )
+        if granted is None:
+            granted = frozenset(self.scope.split()).union(self.permissions)
         self.granted = granted
-
-    @property
-    def sub(self) -> str:
-        return self.claims["sub"]
-
-    @property
-    def exp(self) -> float:
-        return self.claims["exp"]
-
-    @property
-    def is_client(self) -> bool:
-        """Tell a machine-to-machine (client credentials) token from a user's."""
-        return self.claims.get("gty") == "client-credentials" or self.sub.endswith("@clients")
-
-    @property
-    def client_id(self) -> str | None:
-        return self.claims.get("azp") or self.claims.get("client_id")
+        client_id = claims.get("azp") or claims.get("client_id")
+        self.client_id: str | None = client_id if isinstance(client_id, str) else None
+        # Auth0 marks client-credentials tokens with gty and a `<client id>@clients` subject.
+        self.is_client: bool = claims.get("gty") == "client-credentials" or self.sub.endswith(
+            "@clients"
+        )
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -168,11 +182,51 @@ class TokenVerifier:
     def __init__(self, settings: Settings, keys: JwksCache) -> None:
         self.settings = settings
         self.keys = keys
+        # Every token of an issuer carries one of a few header segments: the checks on a
+        # segment are a pure function of its bytes, so a passed segment maps to its kid.
+        self._checked_headers: dict[bytes, str] = {}
 
-    def verify_signature(self, token: str) -> tuple[dict[str, Any], bytes]:
+    def header_kid(self, segment: bytes) -> str:
+        """Decode and check a protected header segment; return its `kid` or raise Rejected."""
+        kid = self._checked_headers.get(segment)
+        if kid is not None:
+            return kid
+        try:
+            header = json_object(b64url_decode(segment))
+        except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+            raise Rejected("malformed_token", f"the token does not decode: {exc}") from None
+        alg = header.get("alg")
+        if alg != ALGORITHM:
+            raise Rejected("alg_not_allowed", f"alg {alg!r} is not allowed; only RS256 is accepted")
+        if "crit" in header:
+            raise Rejected(
+                "crit_unsupported",
+                "the token has a `crit` header naming extensions this API does not implement",
+            )
+        for name in _KEY_REFERENCES:
+            if name in header:
+                raise Rejected(
+                    "header_key_reference",
+                    f"the header carries `{name}`: keys are only taken from the "
+                    "issuer's configured JWKS",
+                )
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in _ACCESS_TOKEN_TYPES):
+            raise Rejected(
+                "wrong_token_type", f"typ {typ!r} is not an access token type (JWT or at+jwt)"
+            )
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or len(kid) > 256:
+            raise Rejected("kid_missing", "the header has no usable `kid`")
+        if len(self._checked_headers) >= _CHECKED_HEADERS:
+            self._checked_headers.clear()
+        self._checked_headers[segment] = kid
+        return kid
+
+    def verify_signature(self, token: str) -> tuple[str, bytes]:
         """Check the compact form, the header and the RS256 signature.
 
-        Return the header and the raw (still unparsed) payload bytes.
+        Return the `kid` and the raw (still unparsed) payload bytes.
         """
         if len(token) > self.settings.max_token_bytes:
             raise Rejected(
@@ -206,36 +260,12 @@ class TokenVerifier:
                 "malformed_token",
                 "not a compact JWS: expected three base64url segments joined by dots",
             )
+        kid = self.header_kid(raw[:first])
         try:
-            header = json_object(b64url_decode(raw[:first]))
             payload = b64url_decode(raw[first + 1 : second])
             signature = b64url_decode(raw[second + 1 :])
-        except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        except (ValueError, binascii.Error) as exc:
             raise Rejected("malformed_token", f"the token does not decode: {exc}") from None
-
-        alg = header.get("alg")
-        if alg != ALGORITHM:
-            raise Rejected("alg_not_allowed", f"alg {alg!r} is not allowed; only RS256 is accepted")
-        if "crit" in header:
-            raise Rejected(
-                "crit_unsupported",
-                "the token has a `crit` header naming extensions this API does not implement",
-            )
-        for name in _KEY_REFERENCES:
-            if name in header:
-                raise Rejected(
-                    "header_key_reference",
-                    f"the header carries `{name}`: keys are only taken from the "
-                    "issuer's configured JWKS",
-                )
-        typ = header.get("typ")
-        if typ is not None and (not isinstance(typ, str) or typ.lower() not in _ACCESS_TOKEN_TYPES):
-            raise Rejected(
-                "wrong_token_type", f"typ {typ!r} is not an access token type (JWT or at+jwt)"
-            )
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid or len(kid) > 256:
-            raise Rejected("kid_missing", "the header has no usable `kid`")
 
         key = self.keys.get(kid)
         if key is None:
@@ -255,21 +285,17 @@ class TokenVerifier:
                 "bad_signature",
                 "the signature does not match: the token was altered or signed by another key",
             )
-        return header, payload
+        return kid, payload
 
     def verify(self, token: str, now: float | None = None) -> VerifiedToken:
         """Verify a token completely; return what the authorizer needs or raise Rejected."""
-        header, payload = self.verify_signature(token)
+        kid, payload = self.verify_signature(token)
         try:
             claims = json_object(payload)
         except (ValueError, UnicodeDecodeError) as exc:
             raise Rejected("malformed_token", f"the claims are not a JSON object: {exc}") from None
         self.check_claims(claims, time.time() if now is None else now)
-        permissions = claims.get("permissions")
-        granted = set(claims["scope"].split()) if isinstance(claims.get("scope"), str) else set()
-        if isinstance(permissions, list):
-            granted.update(p for p in permissions if isinstance(p, str))
-        return VerifiedToken(claims, header["kid"], frozenset(granted))
+        return VerifiedToken(claims, kid)
 
     def check_claims(self, claims: dict[str, Any], now: float) -> None:
         """Check iss, aud, exp, nbf, iat and sub; raise Rejected with the first problem."""
