@@ -77,41 +77,67 @@ def _q(value: str | None) -> str:
     return "null" if value is None else _QUOTE(value)
 
 
-def write_decision_line(
-    outcome: str,
-    reason: str,
-    detail: str,
+def record_decision(
     kind: str,
-    route: str | None,
+    credential: str | None,
+    summary: tuple[Any, ...],
     cache: str,
     duration_us: int,
-    token_fingerprint: str | None,
-    kid: str | None = None,
-    iss: str | None = None,
-    sub: str | None = None,
-    client: str | None = None,
-    token_kind: str | None = None,
-    expires_in: int | None = None,
+    expires_in: int | None,
+    level: int = logging.INFO,
 ) -> None:
-    """Write the decision line without building a dict: the warm path's budget is tight.
+    """Log one decision: a line on stdout if its level is on, a dict to each listener.
 
-    Every value that may come from a token is JSON-escaped; the line matches what
-    `log_decision` writes for the same fields.
+    `summary` is (outcome, reason, detail, route, kid, iss, sub, client, token kind, exp);
+    the last five are None when no token verified. The line is written without building
+    a dict first, as the warm path's budget is tight; it matches what `log_decision` writes
+    for the same fields.
     """
+    outcome, reason, detail, route, kid, iss, sub, client, token_kind, _ = summary
+    token_fingerprint = fingerprint(credential) if credential else None
+    if _listeners:
+        fields: dict[str, Any] = {
+            "event": "authorizer_decision",
+            "decision": outcome,
+            "reason": reason,
+            "detail": detail,
+            "kind": kind,
+            "route": route,
+            "cache": cache,
+            "duration_us": duration_us,
+            "fingerprint": token_fingerprint,
+        }
+        if token_kind is not None:
+            fields.update(
+                kid=kid,
+                iss=iss,
+                sub=sub,
+                client=client,
+                token_kind=token_kind,
+                expires_in=expires_in,
+            )
+        log_decision(fields, level)
+        return
+    if level < _level:
+        return
     # Outcome, reason, kind, cache and token kind are our own constants and the fingerprint
     # is hex: only what may come from a token or a request goes through the JSON escaper.
-    fingerprint_json = f'"{token_fingerprint}"' if token_fingerprint else "null"
-    line = (
-        f'{{"event":"authorizer_decision","decision":"{outcome}","reason":"{reason}",'
-        f'"detail":{_q(detail)},"kind":"{kind}","route":{_q(route)},"cache":"{cache}",'
-        f'"duration_us":{duration_us},"fingerprint":{fingerprint_json}'
-    )
-    if token_kind is not None:
-        line += (
-            f',"kid":{_q(kid)},"iss":{_q(iss)},"sub":{_q(sub)},"client":{_q(client)},'
-            f'"token_kind":"{token_kind}","expires_in":{expires_in}'
+    if token_kind is None:
+        fingerprint_json = f'"{token_fingerprint}"' if token_fingerprint else "null"
+        sys.stdout.write(
+            f'{{"event":"authorizer_decision","decision":"{outcome}","reason":"{reason}",'
+            f'"detail":{_QUOTE(detail)},"kind":"{kind}","route":{_q(route)},"cache":"{cache}",'
+            f'"duration_us":{duration_us},"fingerprint":{fingerprint_json}}}\n'
         )
-    sys.stdout.write(line + "}\n")
+        return
+    # A verified token has a kid, an iss and a sub (strings) and a route.
+    sys.stdout.write(
+        f'{{"event":"authorizer_decision","decision":"{outcome}","reason":"{reason}",'
+        f'"detail":{_QUOTE(detail)},"kind":"{kind}","route":{_QUOTE(route)},"cache":"{cache}",'
+        f'"duration_us":{duration_us},"fingerprint":"{token_fingerprint}",'
+        f'"kid":{_QUOTE(kid)},"iss":{_QUOTE(iss)},"sub":{_QUOTE(sub)},"client":{_q(client)},'
+        f'"token_kind":"{token_kind}","expires_in":{expires_in}}}\n'
+    )
 
 
 def log_decision(fields: dict[str, Any], level: int = logging.INFO) -> None:

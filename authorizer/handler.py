@@ -28,15 +28,14 @@ from typing import Any
 
 from .audit import configure_logging
 from .audit import enabled
-from .audit import fingerprint
 from .audit import has_listeners
-from .audit import log_decision
 from .audit import logger
-from .audit import write_decision_line
+from .audit import record_decision
 from .cache import DecisionCache
 from .jwks import JwksCache
 from .jwks import http_fetch
 from .policy import MethodArn
+from .policy import Route
 from .policy import build_policy
 from .policy import granted_routes
 from .settings import Settings
@@ -212,16 +211,18 @@ class Authorizer:
         )
         self.verifier = TokenVerifier(settings, self.jwks)
         self.cache = DecisionCache(settings.decision_cache_size)
-        self._arns: dict[str, MethodArn] = {}
+        self._arns: dict[str, tuple[MethodArn, Route | None]] = {}
         self._policies: dict[tuple[str, frozenset[str]], dict[str, Any]] = {}
         self._denials: dict[frozenset[str], tuple[dict[str, str], str]] = {}
 
-    def _parse_arn(self, arn: Any) -> MethodArn:
+    def _parse_arn(self, arn: Any) -> tuple[MethodArn, Route | None]:
+        """Return the parsed ARN and the route it falls on (None: unknown); memoized."""
         if not isinstance(arn, str):
             raise ValueError("the event has no method or route ARN")
         parsed = self._arns.get(arn)
         if parsed is None:
-            parsed = MethodArn.parse(arn)
+            method_arn = MethodArn.parse(arn)
+            parsed = (method_arn, self.settings.routes.match(method_arn.method, method_arn.path))
             if len(self._arns) >= _MEMO_SIZE:
                 self._arns.clear()
             self._arns[arn] = parsed
@@ -252,14 +253,13 @@ class Authorizer:
                     f"the authorizer is misconfigured: {self.error}",
                 )
             try:
-                arn = self._parse_arn(request.arn)
+                arn, route = self._parse_arn(request.arn)
             except ValueError as exc:
                 return Decision("unauthorized", "bad_event", f"unusable event: {exc}")
             try:
                 token = self.verifier.verify(bearer_token(request.credential), self.clock())
             except Rejected as rejected:
                 return Decision("unauthorized", rejected.code, rejected.detail, arn=arn)
-            route = self.settings.routes.match(arn.method, arn.path)
             if route is None:
                 return Decision(
                     "deny",
@@ -292,52 +292,18 @@ class Authorizer:
         cache: str,
         level: int = logging.INFO,
     ) -> None:
-        listening = has_listeners()
-        if not listening and not enabled(level):
+        if not has_listeners() and not enabled(level):
             return
-        duration_us = (time.perf_counter_ns() - started) // 1000
-        token_fingerprint = fingerprint(request.credential) if request.credential else None
-        outcome, reason, detail, route, kid, iss, sub, client, token_kind, exp = summary
-        expires_in = None if exp is None else int(exp - self.clock())
-        if listening:
-            fields: dict[str, Any] = {
-                "event": "authorizer_decision",
-                "decision": outcome,
-                "reason": reason,
-                "detail": detail,
-                "kind": request.kind,
-                "route": route,
-                "cache": cache,
-                "duration_us": duration_us,
-                "fingerprint": token_fingerprint,
-            }
-            if token_kind is not None:
-                fields.update(
-                    kid=kid,
-                    iss=iss,
-                    sub=sub,
-                    client=client,
-                    token_kind=token_kind,
-                    expires_in=expires_in,
-                )
-            log_decision(fields, level)
-        else:
-            write_decision_line(
-                outcome,
-                reason,
-                detail,
-                request.kind,
-                route,
-                cache,
-                duration_us,
-                token_fingerprint,
-                kid,
-                iss,
-                sub,
-                client,
-                token_kind,
-                expires_in,
-            )
+        exp = summary[9]
+        record_decision(
+            request.kind,
+            request.credential,
+            summary,
+            cache,
+            (time.perf_counter_ns() - started) // 1000,
+            None if exp is None else int(exp - self.clock()),
+            level,
+        )
 
     def _denied(self, granted: frozenset[str]) -> tuple[dict[str, str], str]:
         """Map each route this permission set may not call to the permission it needs,

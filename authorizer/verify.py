@@ -41,6 +41,7 @@ _BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # characters, 2 after three.
 _BASE64URL_AND_DOT = _BASE64URL + b"."
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+_URL_CHARACTER = bytes.maketrans(b"+/", b"-_")
 _CANONICAL_LAST = {
     2: frozenset(c for i, c in enumerate(_BASE64URL) if i & 0x0F == 0),
     3: frozenset(c for i, c in enumerate(_BASE64URL) if i & 0x03 == 0),
@@ -136,15 +137,38 @@ def b64url_decode(segment: bytes | str) -> bytes:
     return binascii.a2b_base64(segment.translate(_TO_STANDARD_ALPHABET) + b"==")
 
 
+def _standard_b64decode(text: bytes, start: int, end: int) -> bytes:
+    """Decode `text[start:end]`, base64url already mapped to the standard alphabet."""
+    leftover = (end - start) % 4
+    if leftover == 1:
+        raise ValueError("impossible base64url length")
+    if leftover and _URL_CHARACTER[text[end - 1]] not in _CANONICAL_LAST[leftover]:
+        raise ValueError("non-canonical base64url")
+    return binascii.a2b_base64(text[start:end] + b"==")
+
+
 _DECODER = json.JSONDecoder(
     object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
 )
 
 
+_SCAN_VALUE = _DECODER.scan_once
+
+
 def json_object(raw: bytes) -> dict[str, Any]:
     """Parse a UTF-8 JSON object strictly: no duplicates, NaN, Infinity or 1e400."""
     try:
-        value = _DECODER.decode(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        if text[:1] == "{" and text[-1:] == "}":
+            # The usual compact object goes straight to the C scanner, skipping the
+            # decoder's two whitespace regex passes; `{}{}` still ends early and is refused.
+            value, end = _SCAN_VALUE(text, 0)
+            if end != len(text):
+                raise ValueError(f"extra data after the object at offset {end}")
+        else:
+            value = _DECODER.decode(text)
+    except StopIteration as stop:  # the scanner's way of saying "no value here"
+        raise ValueError(f"expecting a value at offset {stop.value}") from None
     except RecursionError:
         raise ValueError("nesting too deep") from None
     if not isinstance(value, dict):
@@ -154,6 +178,8 @@ def json_object(raw: bytes) -> dict[str, Any]:
 
 def _numeric_date(claims: dict[str, Any], name: str, required: bool) -> float | None:
     value = claims.get(name)
+    if type(value) is int:  # the usual case, and never a bool
+        return value
     if value is None:
         if required:
             raise Rejected("missing_claim", f"the token has no `{name}` claim")
@@ -261,9 +287,11 @@ class TokenVerifier:
                 "not a compact JWS: expected three base64url segments joined by dots",
             )
         kid = self.header_kid(raw[:first])
+        # Payload and signature in one pass through the alphabet translation.
+        standard = raw.translate(_TO_STANDARD_ALPHABET)
         try:
-            payload = b64url_decode(raw[first + 1 : second])
-            signature = b64url_decode(raw[second + 1 :])
+            payload = _standard_b64decode(standard, first + 1, second)
+            signature = _standard_b64decode(standard, second + 1, len(standard))
         except (ValueError, binascii.Error) as exc:
             raise Rejected("malformed_token", f"the token does not decode: {exc}") from None
 

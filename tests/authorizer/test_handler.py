@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -286,6 +287,49 @@ def test_every_decision_is_one_json_line_without_the_token(
         assert token not in out
         assert token.split(".")[2] not in out
     assert seen == lines  # the same fields, structured, for the local gateway
+
+
+def test_the_line_written_without_listeners_carries_the_same_fields(
+    authorizer: Authorizer, mint: Minter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The line is formatted by hand on the warm path: it must stay the JSON of the fields.
+    events = [
+        token_event(mint.token()),
+        token_event(mint.token(azp=None, sub='odd "sub" \\ \u00e9\u2028')),
+        token_event(mint.token(), path="admin"),
+        token_event(mint.token(exp=1000)),
+        token_event(None),
+        token_event("not-a-jwt!"),
+    ]
+
+    def decide_all() -> None:
+        for event in events:
+            authorizer.cache.clear()
+            with contextlib.suppress(Exception):
+                authorizer.policy_response(event)
+
+    decide_all()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    seen: list[dict[str, Any]] = []
+    add_listener(seen.append)
+    try:
+        decide_all()
+    finally:
+        remove_listener(seen.append)
+    capsys.readouterr()
+
+    for fields in (*lines, *seen):
+        fields.pop("duration_us")
+    assert [line["reason"] for line in lines] == [
+        "allowed",
+        "allowed",
+        "insufficient_permission",
+        "token_expired",
+        "missing_token",
+        "malformed_token",
+    ]
+    assert lines[1]["sub"] == 'odd "sub" \\ \u00e9\u2028' and lines[1]["client"] is None
+    assert lines == seen
 
 
 # Decision cache -----------------------------------------------------------------------------

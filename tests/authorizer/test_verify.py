@@ -310,6 +310,9 @@ def test_oversize_tokens_are_refused_before_any_decoding(
         ("payload", '{"exp": Infinity}'),
         ("payload", '{"exp": 1e400}'),
         ("payload", '{"a":' * 5000 + "1" + "}" * 5000),
+        ("payload", '{"sub":}'),
+        ("payload", '{"sub":[1,]}'),
+        ("payload", '{"sub":"a"}{"sub":"b"}'),
     ],
     ids=[
         "header-array",
@@ -321,6 +324,9 @@ def test_oversize_tokens_are_refused_before_any_decoding(
         "infinity",
         "huge-number",
         "deep-nesting",
+        "missing-value",
+        "trailing-comma",
+        "two-objects",
     ],
 )
 def test_json_that_is_not_a_clean_object_is_refused(
