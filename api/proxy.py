@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from typing import Any
+from typing import NamedTuple
 
 
 class BadRequest(Exception):
     """The request is malformed; the message tells the caller what to fix."""
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):
     """The authenticated caller, as the authorizer described it."""
 
     sub: str
@@ -53,13 +52,13 @@ def json_response(
 
 
 def _words(value: Any) -> tuple[str, ...]:
-    if isinstance(value, list):
-        return tuple(str(v) for v in value)
     if isinstance(value, str):
         text = value.strip()
-        if text.startswith("[") and text.endswith("]"):  # HTTP API JWT claims render arrays so
+        if text[:1] == "[" and text[-1:] == "]":  # HTTP API JWT claims render arrays so
             text = text[1:-1]
         return tuple(text.split())
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
     return ()
 
 
@@ -76,18 +75,22 @@ def caller(event: dict[str, Any]) -> Caller | None:
         kind = "client" if claims.get("gty") == "client-credentials" else "user"
         permissions = _words(claims.get("permissions")) or _words(claims.get("scope"))
         return Caller(sub, kind, claims.get("azp") or claims.get("client_id"), permissions, "jwt")
-    context = authorizer.get("lambda") if isinstance(authorizer.get("lambda"), dict) else authorizer
+    context = authorizer.get("lambda")
+    if not isinstance(context, dict):
+        context = authorizer
     sub = context.get("sub") or authorizer.get("principalId")
     if not sub:
         return None
-    permissions = _words(context.get("permissions"))
-    permissions += tuple(p for p in _words(context.get("scope")) if p not in permissions)
+    # Permissions first, then the scope's words not already among them.
+    permissions = tuple(
+        dict.fromkeys((*_words(context.get("permissions")), *_words(context.get("scope"))))
+    )
     return Caller(
         str(sub),
         str(context.get("tokenKind") or "user"),
         context.get("clientId") or None,
         permissions,
-        "lambda" if "lambda" in authorizer else "rest",
+        "rest" if context is authorizer else "lambda",
     )
 
 

@@ -32,6 +32,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 AUDIENCE = "https://api.authorizer-lab.local"
@@ -57,11 +58,19 @@ def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+class Run(NamedTuple):
+    """One load run of one scenario."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
 def load(
     host: str, port: int, path: str, headers: dict[str, str], seconds: float, connections: int
-) -> tuple[float, list[float], int]:
-    """Drive `GET path` from `connections` threads for `seconds`; return (rps, latencies ms,
-    errors)."""
+) -> Run:
+    """Drive `GET path` from `connections` threads for `seconds`."""
     latencies: list[list[float]] = [[] for _ in range(connections)]
     errors = [0] * connections
     stop = time.perf_counter() + seconds
@@ -92,7 +101,8 @@ def load(
         thread.join()
     elapsed = time.perf_counter() - began
     merged = [x for per in latencies for x in per]
-    return len(merged) / elapsed, merged, sum(errors)
+    percentiles = statistics.quantiles(merged, n=100) if len(merged) >= 100 else [max(merged)] * 99
+    return Run(len(merged) / elapsed, statistics.median(merged), percentiles[98], sum(errors))
 
 
 def wrk_load(
@@ -100,9 +110,8 @@ def wrk_load(
     headers: dict[str, str],
     seconds: float,
     connections: int,
-) -> tuple[float, list[float], int]:
-    """Drive `GET url` with wrk (a C client: its own latency barely shows); return (rps,
-    [p50, p99] ms, non-2xx count)."""
+) -> Run:
+    """Drive `GET url` with wrk (a C client: its own latency barely shows)."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", url]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
@@ -112,24 +121,14 @@ def wrk_load(
     out = finished.stdout
 
     def millis(text: str) -> float:
-        number = float(re.match(r"[\d.]+", text).group())  # type: ignore[union-attr]
-        return (
-            number / 1000
-            if text.endswith("us")
-            else number * 1000
-            if text.endswith("s") and not text.endswith("ms")
-            else number
-        )
+        number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+        return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = millis(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99_ = millis(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, [p50, p99_], int(errors.group(1)) if errors else 0
-
-
-def p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100)[98] if len(values) >= 100 else max(values)
+    return Run(rps, p50, p99_, int(errors.group(1)) if errors else 0)
 
 
 def main() -> int:
@@ -137,7 +136,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=4, help="the emulator's threads")
+    parser.add_argument("--threads", type=int, default=1, help="the emulator's threads")
     parser.add_argument(
         "--python-client",
         action="store_true",
@@ -212,7 +211,7 @@ def main() -> int:
         }
         for path, headers in scenarios.values():  # warm: cold starts, JWKS fetch
             load("127.0.0.1", gateway_port, path, headers, 0.3, 2)
-        results: dict[str, list[tuple[float, list[float], int]]] = {k: [] for k in scenarios}
+        results: dict[str, list[Run]] = {k: [] for k in scenarios}
         for _ in range(args.rounds):
             for name, (path, headers) in scenarios.items():
                 if use_wrk:
@@ -245,45 +244,45 @@ def main() -> int:
         f"{'scenario':<50} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'× public':>9} {'errors':>7}"
     )
     for name, runs in results.items():
-        print(f"  {name:<48} runs: " + ", ".join(f"{r[0]:.0f}" for r in runs))
+        print(f"  {name:<48} runs: " + ", ".join(f"{r.rps:.0f}" for r in runs))
     print()
     # The median run of each scenario: a noisy neighbour's burst moves one run, not the verdict.
     middle = {
-        name: sorted(runs, key=lambda r: r[0])[len(runs) // 2] for name, runs in results.items()
+        name: sorted(runs, key=lambda r: r.rps)[len(runs) // 2] for name, runs in results.items()
     }
-    public = middle["GET /public (no authorizer)"][0]
-    for name, (rps, latencies, errors) in middle.items():
+    public = middle["GET /public (no authorizer)"].rps
+    for name, run in middle.items():
         print(
-            f"{name:<50} {rps:>8.0f} {statistics.median(latencies):>8.2f} "
-            f"{p99(latencies):>8.2f} {rps / public:>9.2f} {errors:>7}"
+            f"{name:<50} {run.rps:>8.0f} {run.p50_ms:>8.2f} "
+            f"{run.p99_ms:>8.2f} {run.rps / public:>9.2f} {run.errors:>7}"
         )
-    uncached = middle["GET /private, authorizer every request (TTL 0)"]
-    cached = middle["GET /private, result cache (TTL 300)"]
-    worst_p99 = max(p99(r[1]) for r in middle.values())
+    uncached = middle["GET /private, authorizer every request (TTL 0)"].rps
+    cached = middle["GET /private, result cache (TTL 300)"].rps
+    worst_p99 = max(run.p99_ms for run in middle.values())
     goals = [
         (
             "private with cache ≥ 0.9× public",
-            f"{cached[0] / public:.2f}×",
-            cached[0] / public >= 0.9,
+            f"{cached / public:.2f}×",
+            cached / public >= 0.9,
         ),
         (
             "private on every request ≥ 0.35× public",
-            f"{uncached[0] / public:.2f}×",
-            uncached[0] / public >= 0.35,
+            f"{uncached / public:.2f}×",
+            uncached / public >= 0.35,
         ),
         (f"p99 ≤ 10 ms at {args.connections} connections", f"{worst_p99:.2f} ms", worst_p99 <= 10),
         (
             "no errors",
-            str(sum(r[2] for r in middle.values())),
-            all(r[2] == 0 for r in middle.values()),
+            str(sum(run.errors for run in middle.values())),
+            all(run.errors == 0 for run in middle.values()),
         ),
     ]
     print(f"\n{'goal':<48} {'measured':>10} {'met':>5}")
     for goal, value, met in goals:
         print(f"{goal:<48} {value:>10} {'yes' if met else 'NO':>5}")
     print(
-        f"\nRATIO cached private / public = {cached[0] / public:.2f}x; uncached private / "
-        f"public = {uncached[0] / public:.2f}x"
+        f"\nRATIO cached private / public = {cached / public:.2f}x; uncached private / "
+        f"public = {uncached / public:.2f}x"
     )
     return 0
 

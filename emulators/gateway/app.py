@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from http import HTTPStatus
 from typing import Any
+from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request
@@ -38,6 +39,7 @@ from .jwt_authorizer import JwtAuthorizer
 from .jwt_authorizer import render_claims
 from .lambdas import Invocation
 from .lambdas import LambdaRuntime
+from .lambdas import json_native_copy
 from .lambdas import request_id as new_request_id
 from .policy import evaluate
 from .policy import malformed
@@ -139,13 +141,88 @@ def _redact_event(event: dict[str, Any]) -> dict[str, Any]:
 class CachedResult:
     """An authorizer's answer kept for the TTL: a policy (with context) or a simple verdict.
 
-    Policy evaluations are remembered per ARN: the answer cannot change while it is cached.
+    What it means for each method or route ARN is remembered: it cannot change while cached.
     """
 
     response: dict[str, Any]
     expires: float
-    evaluations: dict[str, Any] = field(default_factory=dict)
-    rest_context: dict[str, str] | None = None
+    verdicts: dict[str, tuple[Verdict, dict[str, Any]]] = field(default_factory=dict)
+
+
+_REASON_OF_EFFECT = {"Allow": "allowed", "Deny": "explicit_deny"}
+
+
+class Verdict(NamedTuple):
+    """What an authorizer's answer means for one ARN: allowed with a context, or an error."""
+
+    block: dict[str, Any]  # outcome and reason fields for the trace's authorizer block
+    policy: dict[str, Any] | None  # the trace's policy evaluation (policy mode)
+    context: dict[str, Any] | None  # for the integration when allowed; None when refused
+    error: str = ""  # the AWS error when refused
+    summary: str = ""
+
+
+def _verdict(
+    api: Api,
+    authorizer: Authorizer,
+    response: dict[str, Any],
+    arn: str,
+    hit: bool,
+    decision_reason: str | None,
+) -> Verdict:
+    """Work out what an authorizer's answer means for a request's ARN."""
+    context = response.get("context") or {}
+    if authorizer.simple_responses:
+        if response.get("isAuthorized") is True:
+            return Verdict(
+                {"outcome": "allow", "reason": context.get("reason", "allowed")},
+                None,
+                {"lambda": context},
+            )
+        return Verdict(
+            {"outcome": "deny", "reason": context.get("reason") or decision_reason},
+            None,
+            None,
+            "FORBIDDEN",
+            "The authorizer's simple response said isAuthorized: false, which HTTP "
+            "APIs answer with 403 (a simple response cannot ask for 401).",
+        )
+
+    result = evaluate(response["policyDocument"], arn)
+    block: dict[str, Any] = {}
+    if context:
+        block["context"] = context
+    if hit:
+        # The cached answer was made for whichever request came first: what decides now
+        # is only whether its policy covers this request's ARN.
+        block["cached_decision_reason"] = context.get("reason")
+        block["reason"] = _REASON_OF_EFFECT.get(result.effect, "implicit_deny")
+    else:
+        block["reason"] = context.get("reason") or decision_reason
+    policy = {"arn": arn, "effect": result.effect, "resource": result.resource}
+    if result.effect == "Allow":
+        block["outcome"] = "allow"
+        if api.kind == "REST":
+            # REST hands context values to integrations as strings.
+            rest_context = {
+                k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in context.items()
+            }
+            return Verdict(block, policy, {**rest_context, "principalId": response["principalId"]})
+        if authorizer.payload_version == "2.0":
+            return Verdict(block, policy, {"lambda": context})
+        return Verdict(block, policy, {**context, "principalId": response["principalId"]})
+    block["outcome"] = "deny"
+    if result.effect == "Deny":
+        name = "EXPLICIT_DENY" if api.kind == "REST" else "FORBIDDEN"
+        summary = f"The policy explicitly denies {arn} (statement resource {result.resource})."
+    else:
+        name = "IMPLICIT_DENY" if api.kind == "REST" else "FORBIDDEN"
+        summary = (
+            f"No Allow statement of the policy covers {arn}"
+            + (" (a cached policy written for another route)" if hit else "")
+            + "."
+        )
+    return Verdict(block, policy, None, name, summary)
 
 
 @dataclass
@@ -470,14 +547,14 @@ class Gateway:
         self, authorizer: Authorizer, route: Route, request: events.IncomingRequest, api: Api
     ) -> list[str | None]:
         values: list[str | None] = []
-        for source in authorizer.identity_sources:
-            if source.startswith("$request.header."):
-                values.append(request.header(source.removeprefix("$request.header.")))
-            elif source.startswith("$request.querystring."):
-                values.append(request.query_value(source.removeprefix("$request.querystring.")))
-            elif source == "$context.routeKey":
+        for where, name in authorizer.parsed_sources:
+            if where == "header":
+                values.append(request.header(name))
+            elif where == "querystring":
+                values.append(request.query_value(name))
+            elif where == "context" and name == "routeKey":
                 values.append(route.key)
-            elif source == "$context.stage":
+            elif where == "context" and name == "stage":
                 values.append(api.stage)
             else:
                 values.append(None)
@@ -490,16 +567,19 @@ class Gateway:
         assert authorizer is not None
         rid = request.request_id
         identity = self._identity(authorizer, route, request, api)
-        present = all(v not in (None, "") for v in identity)
+        key = (api.api_id, authorizer.name, tuple(identity))
+        if authorizer.ttl > 0 and authorizer.kind != "JWT":
+            # A cached answer exists only for identity values that were present and passed
+            # the validation expression, so a hit needs neither check again.
+            entry = self.cache.get(key)
+            if entry is not None:
+                return self._replay(api, authorizer, entry, request, trace)
+        present = None not in identity and "" not in identity
         block: dict[str, Any] = {
-            "name": authorizer.name,
-            "type": authorizer.kind,
-            "style": authorizer.style,
-            "identity_sources": list(authorizer.identity_sources),
+            **authorizer.trace_fields,
             "identity_source_present": present,
             "invoked": False,
             "cache": "off",
-            "ttl": authorizer.ttl,
         }
         trace["authorizer"] = block
 
@@ -519,7 +599,7 @@ class Gateway:
             )
         if authorizer.kind == "TOKEN" and authorizer.validation_expression:
             token = identity[0] or ""
-            if not re.fullmatch(authorizer.validation_expression, token):
+            if not authorizer.validation_pattern.fullmatch(token):
                 block["outcome"] = "unauthorized"
                 block["reason"] = "validation_expression"
                 return (
@@ -531,111 +611,82 @@ class Gateway:
 
         arn = events.method_arn(api, request.method, request.path)
         block["arn"] = arn
-        key = (api.api_id, authorizer.name, tuple(identity))
-        cached = self.cache.get(key) if authorizer.ttl > 0 else None
-        entry = cached
-        if cached is not None:
-            block["cache"] = "hit"
-            response = cached.response
+        block["cache"] = "miss" if authorizer.ttl > 0 else "off"
+        if authorizer.kind == "TOKEN":
+            event = events.token_authorizer_event(api, request, identity[0] or "")
         else:
-            block["cache"] = "miss" if authorizer.ttl > 0 else "off"
-            if authorizer.kind == "TOKEN":
-                event = events.token_authorizer_event(api, request, identity[0] or "")
-            else:
-                event = events.request_authorizer_event(
-                    api, route, request, [v or "" for v in identity], authorizer.payload_version
-                )
-            block["event"] = _redact_event(event)
-            self._local.authorizer_trace = block
-            try:
-                assert authorizer.function is not None
-                invocation = self.runtime.invoke(authorizer.function, event)
-            finally:
-                self._local.authorizer_trace = None
-            block.update(
-                invoked=True,
-                cold_start=invocation.cold_start,
-                duration_ms=round(invocation.duration_ms, 3),
-                function=authorizer.function.logical_id,
+            event = events.request_authorizer_event(
+                api, route, request, [v or "" for v in identity], authorizer.payload_version
             )
-            failure = self._authorizer_failure(api, authorizer, invocation, block, rid)
-            if failure is not None:
-                return failure
-            response = invocation.result
-            block["result"] = response
-            if authorizer.ttl > 0:
-                entry = self.cache.put(key, response, authorizer.ttl)
+        block["event"] = _redact_event(event)
+        self._local.authorizer_trace = block
+        try:
+            assert authorizer.function is not None
+            invocation = self.runtime.invoke(authorizer.function, event)
+        finally:
+            self._local.authorizer_trace = None
+        block.update(
+            invoked=True,
+            cold_start=invocation.cold_start,
+            duration_ms=round(invocation.duration_ms, 3),
+            function=authorizer.function.logical_id,
+        )
+        failure = self._authorizer_failure(api, authorizer, invocation, block, rid)
+        if failure is not None:
+            return failure
+        response = invocation.result
+        block["result"] = response
+        if authorizer.ttl > 0:
+            self.cache.put(key, response, authorizer.ttl)
 
-        decision = block.get("decision") or {}
-        if authorizer.simple_responses:
-            if response.get("isAuthorized") is True:
-                block["outcome"] = "allow"
-                block["reason"] = (response.get("context") or {}).get("reason", "allowed")
-                return {"lambda": response.get("context") or {}}
-            block["outcome"] = "deny"
-            block["reason"] = (response.get("context") or {}).get("reason") or decision.get(
-                "reason"
-            )
-            return (
-                *self._error(api, "FORBIDDEN", rid),
-                "The authorizer's simple response said isAuthorized: false, which HTTP "
-                "APIs answer with 403 (a simple response cannot ask for 401).",
-            )
+        decision_reason = (block.get("decision") or {}).get("reason")
+        verdict = _verdict(api, authorizer, response, arn, False, decision_reason)
+        block.update(verdict.block)
+        return self._apply(api, verdict, block, trace, rid)
 
-        if response.get("context"):
-            block["context"] = response["context"]
-        result = entry.evaluations.get(arn) if entry is not None else None
-        if result is None:
-            result = evaluate(response["policyDocument"], arn)
-            if entry is not None:
-                entry.evaluations[arn] = result
-        trace["policy"] = {"arn": arn, "effect": result.effect, "resource": result.resource}
-        context = response.get("context") or {}
-        if block["cache"] == "hit":
-            # The cached answer was made for whichever request came first: what decides now
-            # is only whether its policy covers this request's ARN.
-            block["cached_decision_reason"] = context.get("reason")
-            block["reason"] = {"Allow": "allowed", "Deny": "explicit_deny"}.get(
-                result.effect, "implicit_deny"
-            )
-        else:
-            block["reason"] = context.get("reason") or decision.get("reason")
-        if result.effect == "Allow":
-            block["outcome"] = "allow"
-            if api.kind == "REST":
-                rest_context = entry.rest_context if entry is not None else None
-                if rest_context is None:
-                    # REST hands context values to integrations as strings.
-                    rest_context = {
-                        k: str(v).lower() if isinstance(v, bool) else str(v)
-                        for k, v in context.items()
-                    }
-                    if entry is not None:
-                        entry.rest_context = rest_context
-                return {
-                    **rest_context,
-                    "principalId": response["principalId"],
-                    "integrationLatency": int(block.get("duration_ms", 0)),
-                }
-            if authorizer.payload_version == "2.0":
-                return {"lambda": context}
-            return {**context, "principalId": response["principalId"]}
-        block["outcome"] = "deny"
-        if result.effect == "Deny":
-            name = "EXPLICIT_DENY" if api.kind == "REST" else "FORBIDDEN"
-            summary = f"The policy explicitly denies {arn} (statement resource {result.resource})."
-        else:
-            name = "IMPLICIT_DENY" if api.kind == "REST" else "FORBIDDEN"
-            summary = (
-                f"No Allow statement of the policy covers {arn}"
-                + (
-                    " (a cached policy written for another route)"
-                    if block["cache"] == "hit"
-                    else ""
-                )
-                + "."
-            )
-        return (*self._error(api, name, rid), summary)
+    def _replay(
+        self,
+        api: Api,
+        authorizer: Authorizer,
+        entry: CachedResult,
+        request: events.IncomingRequest,
+        trace: dict[str, Any],
+    ) -> dict[str, Any] | tuple[int, bytes, list[Any], str]:
+        """Answer from a cached authorizer result: only its policy against this ARN decides."""
+        arn = events.method_arn(api, request.method, request.path)
+        hit = entry.verdicts.get(arn)
+        if hit is None:
+            verdict = _verdict(api, authorizer, entry.response, arn, True, None)
+            block = {
+                **authorizer.trace_fields,
+                "identity_source_present": True,
+                "invoked": False,
+                "cache": "hit",
+                "arn": arn,
+                **verdict.block,
+            }
+            hit = entry.verdicts[arn] = (verdict, block)
+        verdict, block = hit
+        trace["authorizer"] = dict(block)
+        return self._apply(api, verdict, trace["authorizer"], trace, request.request_id)
+
+    def _apply(
+        self,
+        api: Api,
+        verdict: Verdict,
+        block: dict[str, Any],
+        trace: dict[str, Any],
+        rid: str,
+    ) -> dict[str, Any] | tuple[int, bytes, list[Any], str]:
+        """Put a verdict in the trace; return the integration's context or the error."""
+        if verdict.policy is not None:
+            trace["policy"] = verdict.policy
+        if verdict.context is None:
+            return (*self._error(api, verdict.error, rid), verdict.summary)
+        # A fresh copy for each integration event, as the function may change its event.
+        if api.kind == "REST":  # flat strings
+            return {**verdict.context, "integrationLatency": int(block.get("duration_ms", 0))}
+        return json_native_copy(verdict.context)
 
     def _authorizer_failure(
         self,

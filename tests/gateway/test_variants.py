@@ -118,6 +118,8 @@ def test_a_string_is_authorized_does_not_allow(variant: Variant) -> None:
         ("TrapApi", "/crashing-function", 502, {"message": "Internal server error"}),
         ("HttpVariantApi", "/bad-response", 500, {"message": "Internal Server Error"}),
         ("HttpVariantApi", "/crashing-function", 500, {"message": "Internal Server Error"}),
+        ("TrapApi", "/unserializable", 502, {"message": "Internal server error"}),
+        ("HttpVariantApi", "/unserializable", 500, {"message": "Internal Server Error"}),
     ],
 )
 def test_integration_failures(
@@ -127,6 +129,10 @@ def test_integration_failures(
 
     assert response.status_code == status
     assert response.json() == body
+    if path == "/unserializable":
+        error = variant.trace(response)["integration"]["error"]
+        assert error["type"] == "Runtime.MarshalError"
+        assert "set is not JSON serializable" in error["message"]
 
 
 def test_rest_proxy_events_carry_the_authorizer_context(variant: Variant) -> None:
