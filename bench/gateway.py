@@ -31,10 +31,13 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 AUDIENCE = "https://api.authorizer-lab.local"
 WRITER = ("lab-m2m-writer", "lab-m2m-writer-secret-for-local-use-only")
 
@@ -129,6 +132,71 @@ def wrk_load(
     p99_ = millis(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return Run(rps, p50, p99_, int(errors.group(1)) if errors else 0)
+
+
+def in_process_costs(
+    issuer: str, template: Path, notes_db: Path, paths: dict[str, str], token: str
+) -> dict[str, float]:
+    """Time requests through the emulator's WSGI app in this process (no HTTP, no client), and
+    the two functions alone on the events the emulator built; return µs per call (min of 7)."""
+    import io
+
+    from emulators.gateway import create_gateway
+
+    gateway = create_gateway(issuer, "http://127.0.0.1:3002", notes_db=notes_db, template=template)
+    events: dict[str, tuple[Any, dict[str, Any]]] = {}
+    invoke = gateway.runtime.invoke
+
+    def keep_event(function: Any, event: dict[str, Any]) -> Any:
+        events[function.logical_id] = (function, event)
+        return invoke(function, event)
+
+    gateway.runtime.invoke = keep_event  # type: ignore[method-assign]
+
+    def environ(path: str) -> dict[str, Any]:
+        return {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "3002",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""),
+            "HTTP_HOST": "127.0.0.1:3002",
+            "HTTP_AUTHORIZATION": f"Bearer {token}",
+            "REMOTE_ADDR": "127.0.0.1",
+        }
+
+    def start_response(status: str, headers: list[Any], exc_info: Any = None) -> None:
+        pass
+
+    def per_call(fn: Callable[[], Any]) -> float:
+        for _ in range(200):
+            fn()
+        best = float("inf")
+        for _ in range(7):
+            start = time.perf_counter_ns()
+            for _ in range(2000):
+                fn()
+            best = min(best, (time.perf_counter_ns() - start) / 2000 / 1000)
+        return best
+
+    stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115 - decision lines
+    try:
+        costs = {
+            name: per_call(lambda path=path: gateway(environ(path), start_response))
+            for name, path in paths.items()
+        }
+        for logical_id in ("PublicFunction", "PrivateFunction"):
+            event = events[logical_id][1]
+            handler = gateway.runtime._handlers[logical_id]
+            costs[f"{logical_id} alone"] = per_call(lambda h=handler, e=event: h(e, None))
+    finally:
+        sys.stdout.close()
+        sys.stdout = stdout
+        gateway.close()
+    return costs
 
 
 def main() -> int:
@@ -229,6 +297,16 @@ def main() -> int:
                             "127.0.0.1", gateway_port, path, headers, args.seconds, args.connections
                         )
                     )
+        costs = in_process_costs(
+            issuer,
+            variant,
+            state / "in-process-notes.db",
+            {
+                "GET /public": scenarios["GET /public (no authorizer)"][0],
+                "GET /private, result cache": scenarios["GET /private, result cache (TTL 300)"][0],
+            },
+            token,
+        )
     finally:
         for process in (gateway, idp):
             process.terminate()
@@ -280,6 +358,17 @@ def main() -> int:
     print(f"\n{'goal':<48} {'measured':>10} {'met':>5}")
     for goal, value, met in goals:
         print(f"{goal:<48} {value:>10} {'yes' if met else 'NO':>5}")
+    public_us, private_us = costs["GET /public"], costs["GET /private, result cache"]
+    own = costs.get("PrivateFunction alone", 0.0) - costs.get("PublicFunction alone", 0.0)
+    print(f"\n{'in process, per request (no HTTP, no client; min of 7)':<56} {'µs':>8}")
+    for name, value in costs.items():
+        print(f"{name:<56} {value:>8.1f}")
+    print(
+        f"{'cached private − public':<56} {private_us - public_us:>8.1f}\n"
+        f"{'  of which: the private function does more than the public':<56} {own:>8.1f}\n"
+        f"{'  the rest: identity, cache lookup, policy replay':<56} "
+        f"{private_us - public_us - own:>8.1f}"
+    )
     print(
         f"\nRATIO cached private / public = {cached / public:.2f}x; uncached private / "
         f"public = {uncached / public:.2f}x"
