@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import urlparse
@@ -617,6 +622,28 @@ def test_logout_ends_the_idp_session(lab: Any, authz: Authorization) -> None:
 
 
 # Keys and operator commands ------------------------------------------------------------------
+
+
+def test_serve_refuses_a_port_in_use(tmp_path: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        # In a process of its own: waitress leaves its socket unclosed when the bind fails.
+        finished = subprocess.run(
+            [sys.executable, "-m", "emulators.idp", "serve", "--port", str(port)],
+            cwd=Path(__file__).resolve().parents[1],
+            env={**os.environ, "IDP_DATABASE": str(tmp_path / "serve.db")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert finished.returncode == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in finished.stderr
+    assert "Traceback" not in finished.stderr
 
 
 def test_key_rotation_keeps_the_old_key_published(

@@ -18,10 +18,15 @@ import socket
 import sys
 from pathlib import Path
 
+import yaml
+
 from . import DEFAULT_ISSUER
 from . import create_gateway
+from . import local_parameters
 from .app import Gateway
 from .template import TEMPLATE
+from .template import TemplateError
+from .template import load_model
 
 # How the command line hands its settings to the server's worker process.
 _SETTINGS = {
@@ -89,6 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         help="the SQLite file of the notes (default: instance/notes.sqlite3)",
     )
     args = parser.parse_args(argv)
+
+    # The worker builds the emulator; a template that cannot be served is refused here, with
+    # its reason, rather than as a traceback from the worker.
+    try:
+        load_model(local_parameters(args.issuer), args.template)
+    except (OSError, TemplateError, yaml.YAMLError) as exc:
+        print(f"cannot serve {args.template}: {exc}", file=sys.stderr)
+        return 2
 
     # Granian binds with SO_REUSEPORT, so a second emulator on the same port would quietly
     # share the traffic (and not the result cache) with the first: refuse instead.

@@ -267,6 +267,8 @@ def _http_authorizer(
 def load_model(parameters: dict[str, str], path: Path = TEMPLATE) -> Model:
     """Read the template with these parameter values (defaults fill the rest)."""
     document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+    if not isinstance(document, dict) or not isinstance(document.get("Resources", {}), dict):
+        raise TemplateError("not a SAM template: expected a mapping with a Resources mapping")
     resources: dict[str, Any] = document.get("Resources", {})
     values = {
         name: str(spec["Default"])

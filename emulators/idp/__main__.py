@@ -29,7 +29,7 @@ def _provider():  # type: ignore[no-untyped-def]
     return open_provider(issuer, tenant, Path(database))
 
 
-def serve(host: str, port: int, threads: int) -> None:
+def serve(host: str, port: int, threads: int) -> int:
     """Serve the IdP with waitress (threaded: the web app calls it while it is busy)."""
     from waitress import serve as waitress_serve
 
@@ -38,7 +38,12 @@ def serve(host: str, port: int, threads: int) -> None:
     os.environ.setdefault("IDP_ISSUER", f"http://{host}:{port}/")
     app = create_idp_app()
     print(f"Local IdP: issuer {app.extensions['idp'].issuer}", flush=True)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="local-idp", _quiet=True)
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="local-idp", _quiet=True)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        print(f"cannot serve on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,8 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "serve":
-        serve(args.host, args.port, args.threads)
-        return 0
+        return serve(args.host, args.port, args.threads)
     provider = _provider()
     if args.command == "rotate-key":
         kid = provider.keys.rotate()
