@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,3 +61,48 @@ def test_a_port_in_use_is_refused() -> None:
     assert finished.returncode == 2
     assert f"cannot serve on 127.0.0.1:{port}" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def test_the_served_emulator_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulators.gateway",
+            "serve",
+            "--port",
+            str(port),
+            "--notes-db",
+            str(tmp_path / "notes.db"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                catalogue = requests.get(base + "/", timeout=2).json()
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        rest = next(api for api in catalogue["apis"] if api["name"] == "RestTokenApi")
+
+        public = requests.get(rest["base_url"] + "/public", timeout=5)
+        private = requests.get(rest["base_url"] + "/private", timeout=5)
+
+        assert public.status_code == 200
+        assert public.json() == {"message": "Welcome to our Public API!"}
+        assert public.headers["x-amzn-RequestId"]
+        assert private.status_code == 401 and private.json() == {"message": "Unauthorized"}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, _ = server.communicate(timeout=15)
+    assert f"API Gateway emulator on http://127.0.0.1:{port}/" in out
