@@ -51,15 +51,15 @@ def json_response(
     }
 
 
-def _words(value: Any) -> tuple[str, ...]:
+def _words(value: Any) -> list[str]:
     if isinstance(value, str):
         text = value.strip()
         if text[:1] == "[" and text[-1:] == "]":  # HTTP API JWT claims render arrays so
             text = text[1:-1]
-        return tuple(text.split())
+        return text.split()
     if isinstance(value, list):
-        return tuple(str(v) for v in value)
-    return ()
+        return [str(v) for v in value]
+    return []
 
 
 def caller(event: dict[str, Any]) -> Caller | None:
@@ -73,7 +73,7 @@ def caller(event: dict[str, Any]) -> Caller | None:
         if not sub:
             return None
         kind = "client" if claims.get("gty") == "client-credentials" else "user"
-        permissions = _words(claims.get("permissions")) or _words(claims.get("scope"))
+        permissions = tuple(_words(claims.get("permissions")) or _words(claims.get("scope")))
         return Caller(sub, kind, claims.get("azp") or claims.get("client_id"), permissions, "jwt")
     context = authorizer.get("lambda")
     if not isinstance(context, dict):
@@ -83,7 +83,7 @@ def caller(event: dict[str, Any]) -> Caller | None:
         return None
     # Permissions first, then the scope's words not already among them.
     permissions = tuple(
-        dict.fromkeys((*_words(context.get("permissions")), *_words(context.get("scope"))))
+        dict.fromkeys(_words(context.get("permissions")) + _words(context.get("scope")))
     )
     return Caller(
         str(sub),

@@ -545,7 +545,9 @@ class Gateway:
 
     def _identity(
         self, authorizer: Authorizer, route: Route, request: events.IncomingRequest, api: Api
-    ) -> list[str | None]:
+    ) -> tuple[str | None, ...]:
+        if authorizer.single_header is not None:  # the usual case: just the Authorization header
+            return (request.header(authorizer.single_header),)
         values: list[str | None] = []
         for where, name in authorizer.parsed_sources:
             if where == "header":
@@ -558,7 +560,7 @@ class Gateway:
                 values.append(api.stage)
             else:
                 values.append(None)
-        return values
+        return tuple(values)
 
     def _authorize(
         self, api: Api, route: Route, request: events.IncomingRequest, trace: dict[str, Any]
@@ -567,7 +569,7 @@ class Gateway:
         assert authorizer is not None
         rid = request.request_id
         identity = self._identity(authorizer, route, request, api)
-        key = (api.api_id, authorizer.name, tuple(identity))
+        key = (api.api_id, authorizer.name, identity)
         if authorizer.ttl > 0 and authorizer.kind != "JWT":
             # A cached answer exists only for identity values that were present and passed
             # the validation expression, so a hit needs neither check again.
@@ -667,8 +669,9 @@ class Gateway:
             }
             hit = entry.verdicts[arn] = (verdict, block)
         verdict, block = hit
-        trace["authorizer"] = dict(block)
-        return self._apply(api, verdict, trace["authorizer"], trace, request.request_id)
+        # Every hit on this ARN shares the block: traces are only read once written.
+        trace["authorizer"] = block
+        return self._apply(api, verdict, block, trace, request.request_id)
 
     def _apply(
         self,

@@ -104,6 +104,12 @@ class Authorizer:
         return re.compile(self.validation_expression or "")
 
     @cached_property
+    def single_header(self) -> str | None:
+        """The header name when it is the only identity source, as it usually is."""
+        sources = self.parsed_sources
+        return sources[0][1] if len(sources) == 1 and sources[0][0] == "header" else None
+
+    @cached_property
     def parsed_sources(self) -> tuple[tuple[str, str], ...]:
         """Each identity source as (where, name): ("header", "Authorization"),
         ("querystring", "token"), ("context", "routeKey") or ("other", source)."""
