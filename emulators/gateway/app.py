@@ -498,16 +498,12 @@ class Gateway:
                 *self._error(api, "HEADERS_TOO_LARGE", request_id),
                 f"The headers are {header_bytes} bytes; API Gateway takes {MAX_HEADER_BYTES}.",
             )
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > MAX_BODY_BYTES:
+        body = read_body(environ)
+        if body is None:
             return finish(
                 *self._error(api, "REQUEST_TOO_LARGE", request_id),
                 "The body is over API Gateway's 10 MB limit.",
             )
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
         raw_query = environ.get("QUERY_STRING", "")
         incoming = events.IncomingRequest(
             request_id,
@@ -819,6 +815,26 @@ class Gateway:
         block["status"] = status
         id_header = ("x-amzn-RequestId" if api.kind == "REST" else "apigw-requestid", rid)
         return status, body, [*headers, id_header], f"The function answered {status}."
+
+
+def read_body(environ: dict[str, Any]) -> bytes | None:
+    """Return the request body, or None when it is over API Gateway's limit.
+
+    A chunked body has no Content-Length: the server hands it over de-chunked and it is
+    read to its end, a byte past the limit at most.
+    """
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        return None
+    if length > 0:
+        return environ["wsgi.input"].read(length)
+    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return b""
+    body = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+    return None if len(body) > MAX_BODY_BYTES else body
 
 
 def wsgi_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:

@@ -44,6 +44,34 @@ def test_notes_are_private_to_their_owner(lab: Any, tokens: Tokens, api: str) ->
     assert text not in [n["text"] for n in admin_view["notes"]]
 
 
+def test_a_chunked_body_is_read_whole(lab: Any, tokens: Tokens) -> None:
+    # A generator makes requests send Transfer-Encoding: chunked, with no Content-Length.
+    def chunks() -> Any:
+        yield b'{"text": "sent '
+        yield b'in chunks"}'
+
+    created = notes(
+        lab,
+        "RestTokenApi",
+        tokens.writer,
+        "POST",
+        data=chunks(),
+        headers={"Content-Type": "application/json"},
+    )
+    too_big = notes(
+        lab,
+        "RestTokenApi",
+        tokens.writer,
+        "POST",
+        data=(b"x" * 1024 * 1024 for _ in range(11)),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert created.status_code == 201
+    assert created.json()["note"]["text"] == "sent in chunks"
+    assert too_big.status_code == 413
+
+
 def test_the_owner_comes_from_the_token_not_the_request(lab: Any, tokens: Tokens) -> None:
     response = notes(
         lab,
