@@ -654,29 +654,25 @@ def test_key_rotation_keeps_the_old_key_published(
     monkeypatch.setenv("IDP_ISSUER", lab.issuer)
     app = create_idp_app({"IDP_TENANT": tenant_for(lab.web_url)})
     client = app.test_client()
+
+    def reader_token() -> str:
+        return client.post(
+            "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "audience": AUDIENCE,
+                "client_id": READER[0],
+                "client_secret": READER[1],
+            },
+        ).json["access_token"]
+
     old_kid = client.get("/.well-known/jwks.json").json["keys"][0]["kid"]
-    old_token = client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "audience": AUDIENCE,
-            "client_id": READER[0],
-            "client_secret": READER[1],
-        },
-    ).json["access_token"]
+    old_token = reader_token()
 
     assert idp_cli(["rotate-key"]) == 0  # the operator's command, as from a shell
 
     kids = [k["kid"] for k in client.get("/.well-known/jwks.json").json["keys"]]
-    new_token = client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "audience": AUDIENCE,
-            "client_id": READER[0],
-            "client_secret": READER[1],
-        },
-    ).json["access_token"]
+    new_token = reader_token()
     new_kid = jwt.get_unverified_header(new_token)["kid"]
     assert new_kid != old_kid
     assert set(kids) == {old_kid, new_kid}
