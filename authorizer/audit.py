@@ -38,7 +38,8 @@ def fingerprint(credential: str) -> str:
     """Return a short, stable, non-reversible identifier of a token for correlating logs.
 
     For a JWT the signature segment is hashed: it is unique to the token and a third of its
-    length. Anything else is hashed whole.
+    length. Anything else is hashed whole. BLAKE2b with an 8-byte digest (16 hex digits):
+    CPython's own implementation, measurably cheaper per decision here than OpenSSL's SHA-256.
     """
     last_dot = credential.rfind(".")
     part = (
@@ -46,7 +47,7 @@ def fingerprint(credential: str) -> str:
         if last_dot > 0 and last_dot < len(credential) - 1
         else credential
     )
-    return hashlib.sha256(part.encode("utf-8", "replace")).hexdigest()[:16]
+    return hashlib.blake2b(part.encode("utf-8", "replace"), digest_size=8).hexdigest()
 
 
 def add_listener(listener: Listener) -> None:
