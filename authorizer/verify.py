@@ -81,7 +81,7 @@ class VerifiedToken:
         "sub",
     )
 
-    def __init__(self, claims: dict[str, Any], kid: str, granted: frozenset[str] | None = None):
+    def __init__(self, claims: dict[str, Any], kid: str) -> None:
         self.claims = claims
         self.kid = kid
         self.sub: str = claims["sub"]
@@ -92,9 +92,7 @@ class VerifiedToken:
         self.permissions: list[str] = (
             [p for p in permissions if isinstance(p, str)] if isinstance(permissions, list) else []
         )
-        if granted is None:
-            granted = frozenset(self.scope.split()).union(self.permissions)
-        self.granted = granted
+        self.granted = frozenset(self.scope.split()).union(self.permissions)
         client_id = claims.get("azp") or claims.get("client_id")
         self.client_id: str | None = client_id if isinstance(client_id, str) else None
         # Auth0 marks client-credentials tokens with gty and a `<client id>@clients` subject.
@@ -123,25 +121,19 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def b64url_decode(segment: bytes | str) -> bytes:
+def b64url_decode(segment: bytes) -> bytes:
     """Decode canonical, unpadded base64url (the alphabet is checked by the caller)."""
-    if isinstance(segment, str):
-        segment = segment.encode("ascii")
-    leftover = len(segment) % 4
+    return _standard_b64decode(segment.translate(_TO_STANDARD_ALPHABET), 0, len(segment))
+
+
+def _standard_b64decode(text: bytes, start: int, end: int) -> bytes:
+    """Decode `text[start:end]`: canonical, unpadded base64url already mapped to the standard
+    alphabet (so one translation can serve several segments)."""
+    leftover = (end - start) % 4
     if leftover == 1:
         raise ValueError("impossible base64url length")
     # Unused low bits in the last character make many strings decode to one value; each
     # variant would be a new cache key, so only the canonical form is accepted.
-    if leftover and segment[-1] not in _CANONICAL_LAST[leftover]:
-        raise ValueError("non-canonical base64url")
-    return binascii.a2b_base64(segment.translate(_TO_STANDARD_ALPHABET) + b"==")
-
-
-def _standard_b64decode(text: bytes, start: int, end: int) -> bytes:
-    """Decode `text[start:end]`, base64url already mapped to the standard alphabet."""
-    leftover = (end - start) % 4
-    if leftover == 1:
-        raise ValueError("impossible base64url length")
     if leftover and _URL_CHARACTER[text[end - 1]] not in _CANONICAL_LAST[leftover]:
         raise ValueError("non-canonical base64url")
     return binascii.a2b_base64(text[start:end] + b"==")
