@@ -144,11 +144,11 @@ def in_process_costs(
     from emulators.gateway import create_gateway
 
     gateway = create_gateway(issuer, "http://127.0.0.1:3002", notes_db=notes_db, template=template)
-    events: dict[str, tuple[Any, dict[str, Any]]] = {}
+    events: dict[str, dict[str, Any]] = {}
     invoke = gateway.runtime.invoke
 
     def keep_event(function: Any, event: dict[str, Any]) -> Any:
-        events[function.logical_id] = (function, event)
+        events[function.logical_id] = event
         return invoke(function, event)
 
     gateway.runtime.invoke = keep_event  # type: ignore[method-assign]
@@ -205,7 +205,7 @@ def in_process_costs(
         gateway._authorize = authorize  # type: ignore[method-assign]
         costs["  its authorization step (mean)"] = inside_authorize[0] / inside_authorize[1] / 1000
         for logical_id in ("PublicFunction", "PrivateFunction"):
-            event = events[logical_id][1]
+            event = events[logical_id]
             handler = gateway.runtime._handlers[logical_id]
             costs[f"{logical_id} alone"] = per_call(lambda h=handler, e=event: h(e, None))
     finally:

@@ -252,13 +252,12 @@ class ResultCache:
             return None
         return entry
 
-    def put(self, key: tuple[Any, ...], response: dict[str, Any], ttl: int) -> CachedResult:
+    def put(self, key: tuple[Any, ...], response: dict[str, Any], ttl: int) -> None:
         entry = CachedResult(response, time.monotonic() + ttl)
         with self._lock:
             if self._entries and len(self._entries) >= self.max_entries:
                 self._entries.pop(next(iter(self._entries)))
             self._entries[key] = entry
-        return entry
 
     def flush(self, api_id: str) -> int:
         """Drop every entry of one API; return how many there were."""
