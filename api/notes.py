@@ -56,13 +56,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return json_response(403, {"message": "No caller identity from the authorizer."})
     method = _method(event)
     if method == "GET":
-        return json_response(200, {"owner": who.sub, "notes": store().list(who.sub)})
+        return json_response(200, {"owner": who["sub"], "notes": store().list(who["sub"])})
     if method == "POST":
         try:
             text = parse_note(event)
         except BadRequest as exc:
             return json_response(400, {"message": str(exc)})
-        return json_response(201, {"owner": who.sub, "note": store().add(who.sub, text)})
+        return json_response(201, {"owner": who["sub"], "note": store().add(who["sub"], text)})
     return json_response(
         405, {"message": f"{method} is not supported on /notes."}, {"Allow": "GET, POST"}
     )

@@ -11,30 +11,21 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
-from typing import NamedTuple
+from typing import TypedDict
 
 
 class BadRequest(Exception):
     """The request is malformed; the message tells the caller what to fix."""
 
 
-class Caller(NamedTuple):
-    """The authenticated caller, as the authorizer described it."""
+class Caller(TypedDict):
+    """The authenticated caller, as the authorizer described it, ready to be sent as JSON."""
 
     sub: str
-    kind: str
-    client_id: str | None
-    permissions: tuple[str, ...]
-    source: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "sub": self.sub,
-            "kind": self.kind,
-            "clientId": self.client_id,
-            "permissions": list(self.permissions),
-            "authorizer": self.source,
-        }
+    kind: str  # "user" or "client"
+    clientId: str | None
+    permissions: list[str]
+    authorizer: str  # which shape it came from: "rest", "lambda" or "jwt"
 
 
 def json_response(
@@ -51,12 +42,22 @@ def json_response(
     }
 
 
-def _words(value: Any) -> list[str]:
+def _claim_words(value: Any) -> list[str]:
+    """The words of a JWT claim as HTTP APIs pass it: a string, or an array rendered `[a b]`."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if not isinstance(value, str):
+        return []
+    text = value.strip()
+    if text[:1] == "[" and text[-1:] == "]":
+        text = text[1:-1]
+    return text.split()
+
+
+def _context_words(value: Any) -> list[str]:
+    """The words of an authorizer context value: a space-separated string (or a list)."""
     if isinstance(value, str):
-        text = value.strip()
-        if text[:1] == "[" and text[-1:] == "]":  # HTTP API JWT claims render arrays so
-            text = text[1:-1]
-        return text.split()
+        return value.split()
     if isinstance(value, list):
         return [str(v) for v in value]
     return []
@@ -67,31 +68,37 @@ def caller(event: dict[str, Any]) -> Caller | None:
     authorizer = (event.get("requestContext") or {}).get("authorizer")
     if not isinstance(authorizer, dict):
         return None
-    if isinstance(authorizer.get("jwt"), dict):
-        claims = authorizer["jwt"].get("claims") or {}
+    jwt = authorizer.get("jwt")
+    if isinstance(jwt, dict):
+        claims = jwt.get("claims") or {}
         sub = claims.get("sub")
         if not sub:
             return None
-        kind = "client" if claims.get("gty") == "client-credentials" else "user"
-        permissions = tuple(_words(claims.get("permissions")) or _words(claims.get("scope")))
-        return Caller(sub, kind, claims.get("azp") or claims.get("client_id"), permissions, "jwt")
+        return {
+            "sub": str(sub),
+            "kind": "client" if claims.get("gty") == "client-credentials" else "user",
+            "clientId": claims.get("azp") or claims.get("client_id") or None,
+            "permissions": (
+                _claim_words(claims.get("permissions")) or _claim_words(claims.get("scope"))
+            ),
+            "authorizer": "jwt",
+        }
     context = authorizer.get("lambda")
+    source = "lambda"
     if not isinstance(context, dict):
-        context = authorizer
+        context, source = authorizer, "rest"
     sub = context.get("sub") or authorizer.get("principalId")
     if not sub:
         return None
-    # Permissions first, then the scope's words not already among them.
-    permissions = tuple(
-        dict.fromkeys(_words(context.get("permissions")) + _words(context.get("scope")))
-    )
-    return Caller(
-        str(sub),
-        str(context.get("tokenKind") or "user"),
-        context.get("clientId") or None,
-        permissions,
-        "rest" if context is authorizer else "lambda",
-    )
+    words = _context_words(context.get("permissions")) + _context_words(context.get("scope"))
+    return {
+        "sub": str(sub),
+        "kind": str(context.get("tokenKind") or "user"),
+        "clientId": context.get("clientId") or None,
+        # Permissions first, then the scope's words not already among them.
+        "permissions": list(dict.fromkeys(words)),
+        "authorizer": source,
+    }
 
 
 def json_body(event: dict[str, Any], max_bytes: int) -> Any:

@@ -570,7 +570,7 @@ class Gateway:
             # the validation expression, so a hit needs neither check again.
             entry = self.cache.get(key)
             if entry is not None:
-                return self._replay(api, authorizer, entry, request, trace)
+                return self._replay(api, authorizer, route.arn, entry, trace, rid)
         present = None not in identity and "" not in identity
         block: dict[str, Any] = {
             **authorizer.trace_fields,
@@ -606,11 +606,11 @@ class Gateway:
                     "without invoking the authorizer.",
                 )
 
-        arn = events.method_arn(api, request.method, request.path)
+        arn = route.arn
         block["arn"] = arn
         block["cache"] = "miss" if authorizer.ttl > 0 else "off"
         if authorizer.kind == "TOKEN":
-            event = events.token_authorizer_event(api, request, identity[0] or "")
+            event = events.token_authorizer_event(route, identity[0] or "")
         else:
             event = events.request_authorizer_event(
                 api, route, request, [v or "" for v in identity], authorizer.payload_version
@@ -645,12 +645,12 @@ class Gateway:
         self,
         api: Api,
         authorizer: Authorizer,
+        arn: str,
         entry: CachedResult,
-        request: events.IncomingRequest,
         trace: dict[str, Any],
+        rid: str,
     ) -> dict[str, Any] | tuple[int, bytes, list[Any], str]:
         """Answer from a cached authorizer result: only its policy against this ARN decides."""
-        arn = events.method_arn(api, request.method, request.path)
         hit = entry.verdicts.get(arn)
         if hit is None:
             verdict = _verdict(api, authorizer, entry.response, arn, True, None)
@@ -666,7 +666,7 @@ class Gateway:
         verdict, block = hit
         # Every hit on this ARN shares the block: traces are only read once written.
         trace["authorizer"] = block
-        return self._apply(api, verdict, block, trace, request.request_id)
+        return self._apply(api, verdict, block, trace, rid)
 
     def _apply(
         self,

@@ -60,11 +60,6 @@ def _request_time(epoch_ms: int) -> str:
     return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch_ms / 1000))
 
 
-def method_arn(api: Api, method: str, path: str) -> str:
-    """Return the method ARN (REST) or route ARN (HTTP) of a request."""
-    return f"{api.arn_prefix()}/{method}{path}"
-
-
 def _v1_request_context(
     api: Api,
     route: Route | None,
@@ -223,20 +218,16 @@ def http_proxy_event(
     return event
 
 
-def token_authorizer_event(api: Api, request: IncomingRequest, token: str) -> dict[str, Any]:
+def token_authorizer_event(route: Route, token: str) -> dict[str, Any]:
     """Return a REST TOKEN authorizer event."""
-    return {
-        "type": "TOKEN",
-        "authorizationToken": token,
-        "methodArn": method_arn(api, request.method, request.path),
-    }
+    return {"type": "TOKEN", "authorizationToken": token, "methodArn": route.arn}
 
 
 def request_authorizer_event(
     api: Api, route: Route, request: IncomingRequest, identity: list[str], version: str
 ) -> dict[str, Any]:
     """Return a REQUEST authorizer event: REST, or HTTP payload 1.0 or 2.0."""
-    arn = method_arn(api, request.method, request.path)
+    arn = route.arn
     if version == "2.0":
         headers, cookies = _v2_headers(request)
         event: dict[str, Any] = {

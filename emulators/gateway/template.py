@@ -136,6 +136,7 @@ class Route:
     path: str
     function: Function
     authorizer: Authorizer | None
+    arn: str  # the method ARN (REST) or route ARN (HTTP) that policies are checked against
     scopes: tuple[str, ...] = ()
 
     @cached_property
@@ -156,10 +157,7 @@ class Api:
     authorizers: dict[str, Authorizer] = field(default_factory=dict)
 
     def arn_prefix(self) -> str:
-        return self._arn_prefix
-
-    @cached_property
-    def _arn_prefix(self) -> str:
+        """The ARN of the API's stage; a method or route ARN adds `/METHOD/path`."""
         return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{self.api_id}/{self.stage}"
 
 
@@ -346,12 +344,14 @@ def load_model(parameters: dict[str, str], path: Path = TEMPLATE) -> Model:
                 authorizer = api.authorizers[authorizer_name]
             else:
                 authorizer = api.authorizers.get("__default__")
+            method = str(eprops["Method"]).upper()
             api.routes.append(
                 Route(
-                    str(eprops["Method"]).upper(),
+                    method,
                     eprops["Path"],
                     function,
                     authorizer,
+                    f"{api.arn_prefix()}/{method}{eprops['Path']}",
                     tuple(auth.get("AuthorizationScopes", ())),
                 )
             )

@@ -302,16 +302,17 @@ def test_simple_responses_are_cached_per_route_key(lab: Any, tokens: Tokens) -> 
 
 # Context delivery ------------------------------------------------------------------------------
 
+# Where each API's authorizer puts the caller: `requestContext.authorizer` itself (REST),
+# its `lambda` key (HTTP Lambda authorizer) or its `jwt.claims` (HTTP JWT authorizer).
+CALLER_SOURCES = [
+    ("RestTokenApi", "rest"),
+    ("RestRequestApi", "rest"),
+    ("HttpLambdaApi", "lambda"),
+    ("HttpJwtApi", "jwt"),
+]
 
-@pytest.mark.parametrize(
-    ("api", "source"),
-    [
-        ("RestTokenApi", "rest"),
-        ("RestRequestApi", "rest"),
-        ("HttpLambdaApi", "lambda"),
-        ("HttpJwtApi", "jwt"),
-    ],
-)
+
+@pytest.mark.parametrize(("api", "source"), CALLER_SOURCES)
 def test_the_backend_learns_the_caller_from_the_authorizer(
     lab: Any, tokens: Tokens, api: str, source: str
 ) -> None:
@@ -328,11 +329,16 @@ def test_the_backend_learns_the_caller_from_the_authorizer(
     assert caller["sub"] == "auth0|admin-0001"
     assert caller["kind"] == "user"
     assert "read:admin" in caller["permissions"]
+    assert len(set(caller["permissions"])) == len(caller["permissions"])
+    assert not any("[" in word or "]" in word for word in caller["permissions"])
     assert caller["authorizer"] == source
 
 
-def test_m2m_callers_are_reported_as_clients(lab: Any, tokens: Tokens) -> None:
-    response = call(lab, "RestTokenApi", "GET", "/private", f"Bearer {tokens.reader}")
+@pytest.mark.parametrize(("api", "source"), CALLER_SOURCES)
+def test_m2m_callers_are_reported_as_clients_the_same_way_by_every_style(
+    lab: Any, tokens: Tokens, api: str, source: str
+) -> None:
+    response = call(lab, api, "GET", "/private", f"Bearer {tokens.reader}")
 
     caller = response.json()["caller"]
     assert caller == {
@@ -340,7 +346,7 @@ def test_m2m_callers_are_reported_as_clients(lab: Any, tokens: Tokens) -> None:
         "kind": "client",
         "clientId": "lab-m2m-reader",
         "permissions": ["read:notes"],
-        "authorizer": "rest",
+        "authorizer": source,
     }
 
 
