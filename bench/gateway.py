@@ -5,8 +5,8 @@ headers on every request): requests per second and p50/p99 latency for
 - `GET /public` (no authorizer): the baseline;
 - `GET /private` with the authorizer invoked on every request (result cache TTL 0);
 - `GET /private` with API Gateway's result cache (TTL 300, the template's value);
-- the floor: the same HTTP server (Granian, one Python thread) with a WSGI app that only
-  answers a small JSON body.
+- the server alone: the same HTTP server (Granian, one Python thread) with a WSGI app that
+  only answers a small JSON body, so the emulator's own share shows.
 Goals (issue 4): cached private ≥ 0.9× public; uncached private ≥ 0.35× public;
 p99 ≤ 10 ms at 8 connections. A short pass at one connection sets the figures beside
 `performance.md`'s absolute floors. The servers are the real ones: the local IdP and the
@@ -46,8 +46,8 @@ AUDIENCE = "https://api.authorizer-lab.local"
 WRITER = ("lab-m2m-writer", "lab-m2m-writer-secret-for-local-use-only")
 
 
-FLOOR = "server alone: a WSGI app answering JSON"
-FLOOR_APP = """
+SERVER_ALONE = "server alone: a WSGI app answering JSON"
+SERVER_ALONE_APP = """
 def app(environ, start_response):
     body = b'{"message": "Welcome to our Public API!"}'
     start_response("200 OK", [("Content-Type", "application/json"),
@@ -295,20 +295,20 @@ def main() -> int:
         env=env,
         stdout=subprocess.DEVNULL,
     )  # the decision lines
-    floor_port = free_port()
-    (state / "floor_app.py").write_text(FLOOR_APP)
-    floor = subprocess.Popen(
+    bare_port = free_port()
+    (state / "server_alone_app.py").write_text(SERVER_ALONE_APP)
+    bare_server = subprocess.Popen(
         [
             *(python, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1"),
-            *("--port", str(floor_port), "--blocking-threads", "1", "--http", "1", "--no-ws"),
-            *("--log-level", "warning", "floor_app:app"),
+            *("--port", str(bare_port), "--blocking-threads", "1", "--http", "1", "--no-ws"),
+            *("--log-level", "warning", "server_alone_app:app"),
         ],
         cwd=state,
         stdout=subprocess.DEVNULL,
     )
     try:
         wait_for(issuer + ".well-known/jwks.json", idp)
-        wait_for(f"http://127.0.0.1:{floor_port}/", floor)
+        wait_for(f"http://127.0.0.1:{bare_port}/", bare_server)
         wait_for(f"http://127.0.0.1:{gateway_port}/", gateway)
         catalogue = json.load(urllib.request.urlopen(f"http://127.0.0.1:{gateway_port}/"))
         stage = {a["name"]: f"/{a['id']}/{a['stage']}" for a in catalogue["apis"]}
@@ -332,10 +332,8 @@ def main() -> int:
             ),
             "GET /private, result cache (TTL 300)": (stage["RestRequestApi"] + "/private", bearer),
         }
-        # The floor: the same HTTP server (Granian, one Python thread) with a WSGI app that
-        # only answers a small JSON body, so the emulator's own share shows.
-        scenarios[FLOOR] = ("/", bearer)
-        ports = {name: gateway_port for name in scenarios} | {FLOOR: floor_port}
+        scenarios[SERVER_ALONE] = ("/", bearer)
+        ports = {name: gateway_port for name in scenarios} | {SERVER_ALONE: bare_port}
 
         def drive(name: str, connections: int) -> Run:
             path, headers = scenarios[name]
@@ -366,9 +364,10 @@ def main() -> int:
             token,
         )
     finally:
-        for process in (gateway, idp, floor):
+        for process in (gateway, idp, bare_server):
             process.terminate()
             process.wait(timeout=10)
+        shutil.rmtree(state, ignore_errors=True)
 
     client = "wrk (2 threads)" if use_wrk else "Python threads (no wrk: apt-get install wrk)"
     print(
@@ -391,8 +390,7 @@ def main() -> int:
         )
     uncached = middle["GET /private, authorizer every request (TTL 0)"].rps
     cached = middle["GET /private, result cache (TTL 300)"].rps
-    emulator = [run for name, run in middle.items() if name != FLOOR]
-    worst_p99 = max(run.p99_ms for run in emulator)
+    worst_p99 = max(run.p99_ms for name, run in middle.items() if name != SERVER_ALONE)
     goals = [
         (
             "private with cache ≥ 0.9× public",
@@ -408,7 +406,7 @@ def main() -> int:
         (
             "no errors",
             str(sum(run.errors for run in middle.values())),
-            all(run.errors == 0 for run in middle.values()),  # the floor's too
+            all(run.errors == 0 for run in middle.values()),
         ),
     ]
     # Each round runs the scenarios back to back, so a round's own ratio is paired in time;
@@ -431,17 +429,17 @@ def main() -> int:
     # performance.md's floors are absolute req/s on this kind of machine (±30% noise), from
     # a stand-in server that built no events or traces: a reference, not this issue's goals.
     alone = {name: median_run(runs) for name, runs in single.items()}
-    floors = {
+    reference = {
         "GET /private, authorizer every request (TTL 0)": (2500, 2200),
         "GET /private, result cache (TTL 300)": (7000, 5500),
-        FLOOR: None,
+        SERVER_ALONE: None,
     }
     many_label = f"{args.connections} conn"
     print(
         f"\n{'req/s, and performance.md floors':<48} {'1 conn':>8} {'floor':>6} "
         f"{many_label:>8} {'floor':>6}"
     )
-    for name, floor in floors.items():
+    for name, floor in reference.items():
         one, many = alone[name].rps, middle[name].rps
         if floor is None:
             print(f"{name:<48} {one:>8.0f} {'—':>6} {many:>8.0f} {'—':>6}")
