@@ -50,7 +50,7 @@ from .template import Route
 
 log = logging.getLogger("emulators.gateway")
 MAX_HEADER_BYTES = 10240
-MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_BODY_BYTES = events.MAX_BODY_BYTES
 TRACE_LIMIT = 500
 MAX_TTL = 3600
 REDACTED = "<redacted>"
@@ -490,14 +490,14 @@ class Gateway:
             trace["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
             return Outcome(status, body, headers, trace)
 
-        headers = wsgi_headers(environ)
+        headers = events.wsgi_headers(environ)
         header_bytes = sum(len(k) + len(v) + 4 for k, v in headers)
         if header_bytes > MAX_HEADER_BYTES:
             return finish(
                 *self._error(api, "HEADERS_TOO_LARGE", request_id),
                 f"The headers are {header_bytes} bytes; API Gateway takes {MAX_HEADER_BYTES}.",
             )
-        body = read_body(environ)
+        body = events.read_body(environ)
         if body is None:
             return finish(
                 *self._error(api, "REQUEST_TOO_LARGE", request_id),
@@ -814,39 +814,6 @@ class Gateway:
         block["status"] = status
         id_header = ("x-amzn-RequestId" if api.kind == "REST" else "apigw-requestid", rid)
         return status, body, [*headers, id_header], f"The function answered {status}."
-
-
-def read_body(environ: dict[str, Any]) -> bytes | None:
-    """Return the request body, or None when it is over API Gateway's limit.
-
-    A chunked body has no Content-Length: the server hands it over de-chunked and it is
-    read to its end, a byte past the limit at most.
-    """
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > MAX_BODY_BYTES:
-        return None
-    if length > 0:
-        return environ["wsgi.input"].read(length)
-    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return b""
-    body = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
-    return None if len(body) > MAX_BODY_BYTES else body
-
-
-def wsgi_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
-    """Return the request headers of a WSGI environ as (Name, value) pairs."""
-    headers = [
-        (key[5:].replace("_", "-").title(), value)
-        for key, value in environ.items()
-        if key.startswith("HTTP_")
-    ]
-    for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
-        if environ.get(key):
-            headers.append((name, environ[key]))
-    return headers
 
 
 def _status_line(code: int) -> str:

@@ -16,6 +16,8 @@ from .template import REGION
 from .template import Api
 from .template import Route
 
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
 
 @dataclass
 class IncomingRequest:
@@ -30,6 +32,10 @@ class IncomingRequest:
     body: bytes
     source_ip: str
     epoch_ms: int
+    # Set by the route match: the path's variables ({id} -> "123") and the method ARN
+    # (REST) or route ARN (HTTP) of this request, which holds the real path.
+    path_parameters: dict[str, str] | None = None
+    arn: str = ""
 
     def header(self, name: str) -> str | None:
         """Return a header's value (case-insensitive); repeated headers are comma-joined."""
@@ -45,6 +51,39 @@ class IncomingRequest:
     def query_value(self, name: str) -> str | None:
         values = [v for k, v in self.query if k == name]
         return values[-1] if values else None
+
+
+def read_body(environ: dict[str, Any]) -> bytes | None:
+    """Return the request body, or None when it is over API Gateway's limit.
+
+    A chunked body has no Content-Length: the server hands it over de-chunked and it is
+    read to its end, a byte past the limit at most.
+    """
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        return None
+    if length > 0:
+        return environ["wsgi.input"].read(length)
+    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return b""
+    body = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+    return None if len(body) > MAX_BODY_BYTES else body
+
+
+def wsgi_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return the request headers of a WSGI environ as (Name, value) pairs."""
+    headers = [
+        (key[5:].replace("_", "-").title(), value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    ]
+    for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
+        if environ.get(key):
+            headers.append((name, environ[key]))
+    return headers
 
 
 def _text_body(request: IncomingRequest) -> tuple[str | None, bool]:

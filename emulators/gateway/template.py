@@ -138,6 +138,7 @@ class Route:
     authorizer: Authorizer | None
     arn: str  # the method ARN (REST) or route ARN (HTTP) that policies are checked against
     scopes: tuple[str, ...] = ()
+    payload_version: str = "1.0"  # the integration's event format (HTTP APIs: 1.0 or 2.0)
 
     @cached_property
     def key(self) -> str:
@@ -155,6 +156,8 @@ class Api:
     api_id: str
     routes: list[Route] = field(default_factory=list)
     authorizers: dict[str, Authorizer] = field(default_factory=dict)
+    stage_variables: dict[str, str] = field(default_factory=dict)
+    binary_media_types: tuple[str, ...] = ()
 
     def arn_prefix(self) -> str:
         """The ARN of the API's stage; a method or route ARN adds `/METHOD/path`."""
