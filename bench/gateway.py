@@ -179,7 +179,7 @@ def in_process_costs(
         return invoke(function, event)
 
     gateway.runtime.invoke = keep_event  # type: ignore[method-assign]
-    authorize = gateway._authorize
+    authorize = gateway.authorization.authorize
     inside_authorize = [0, 0]  # ns, calls
 
     def timed_authorize(*args: Any) -> Any:
@@ -226,10 +226,10 @@ def in_process_costs(
             for name, path in paths.items()
         }
         # A separate pass with the authorization step timed from inside (the mean).
-        gateway._authorize = timed_authorize  # type: ignore[method-assign]
+        gateway.authorization.authorize = timed_authorize  # type: ignore[method-assign]
         for _ in range(5000):
             gateway(environ(paths["GET /private, result cache"]), start_response)
-        gateway._authorize = authorize  # type: ignore[method-assign]
+        gateway.authorization.authorize = authorize  # type: ignore[method-assign]
         costs["  its authorization step (mean)"] = inside_authorize[0] / inside_authorize[1] / 1000
         for logical_id in ("PublicFunction", "PrivateFunction"):
             event = events[logical_id]

@@ -14,7 +14,10 @@ from tests.gateway.conftest import Tokens
 
 WELCOME = {"message": "Welcome to our Public API!"}
 UNAUTHORIZED = {"message": "Unauthorized"}
-EXPLICIT_DENY = {"Message": "User is not authorized to access this resource with an explicit deny"}
+EXPLICIT_DENY = {
+    "Message": "User is not authorized to access this resource with an explicit deny in an "
+    "identity-based policy"
+}
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 FORBIDDEN = {"message": "Forbidden"}
 NOT_FOUND = {"message": "Not Found"}

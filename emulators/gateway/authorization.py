@@ -1,0 +1,533 @@
+"""The authorization stage: identity sources, the result cache, the authorizer, the verdict.
+
+In API Gateway's order, for a route with an authorizer:
+1. Identity sources: read each one; with caching on (or always, for TOKEN and HTTP
+   authorizers) a missing or empty one is 401 without invoking anything
+   (`configure-api-gateway-lambda-authorization-with-console`, `http-api-lambda-authorizer`).
+   A TOKEN authorizer's validation expression is checked here too.
+2. Result cache: keyed by the identity source values; a hit replays the cached answer
+   against this request's method or route ARN. Nothing is cached without an identity
+   source, on any API type ("≥1 identity source is required to cache").
+3. The authorizer: one class per authorizer type, registered in `AUTHORIZER_TYPES`
+   (a new type is one new class there). Lambda authorizers run the real function in the
+   emulated Lambda runtime; the JWT authorizer is API Gateway's own.
+4. The verdict: a policy evaluated against the ARN (`policy.py`), or a simple response;
+   Allow hands the integration its `requestContext.authorizer`, anything else refuses
+   with the gateway response AWS sends.
+
+Pages: https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-use-lambda-authorizer.html,
+https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html,
+https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import ClassVar
+from typing import NamedTuple
+
+from authorizer import audit
+
+from . import events
+from .exchange import Exchange
+from .exchange import Grant
+from .exchange import Refusal
+from .jwt_authorizer import JwtAuthorizer as JwtChecker
+from .jwt_authorizer import render_claims
+from .lambdas import Invocation
+from .lambdas import LambdaRuntime
+from .lambdas import json_native_copy
+from .policy import evaluate
+from .policy import malformed
+from .template import Api
+from .template import Authorizer
+from .traces import TraceAuthorizer
+from .traces import TracePolicy
+from .traces import redact_event
+
+MAX_TTL = 3600  # API Gateway's maximum result TTL
+MAX_VERDICTS_PER_ENTRY = 64  # memoized ARN verdicts per cached result (paths with variables)
+
+
+class CachedResult:
+    """An authorizer's answer kept for the TTL: a policy (with context) or a simple verdict.
+
+    What it means for each method or route ARN is remembered: it cannot change while cached.
+    """
+
+    __slots__ = ("expires", "response", "verdicts")
+
+    def __init__(self, response: dict[str, Any], expires: float) -> None:
+        self.response = response
+        self.expires = expires
+        self.verdicts: dict[str, tuple[Verdict, TraceAuthorizer]] = {}
+
+
+class ResultCache:
+    """The authorizer result cache of all APIs, keyed per API, authorizer and identity."""
+
+    def __init__(self, max_entries: int = 10000) -> None:
+        self._entries: dict[tuple[Any, ...], CachedResult] = {}
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get(self, key: tuple[Any, ...]) -> CachedResult | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if time.monotonic() >= entry.expires:
+            self._entries.pop(key, None)
+            return None
+        return entry
+
+    def put(self, key: tuple[Any, ...], response: dict[str, Any], ttl: int) -> None:
+        entry = CachedResult(response, time.monotonic() + ttl)
+        with self._lock:
+            if self._entries and len(self._entries) >= self.max_entries:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[key] = entry
+
+    def flush(self, api_id: str) -> int:
+        """Drop every entry of one API; return how many there were."""
+        with self._lock:
+            keys = [k for k in self._entries if k[0] == api_id]
+            for key in keys:
+                del self._entries[key]
+            return len(keys)
+
+
+class Verdict(NamedTuple):
+    """What an authorizer's answer means for one ARN: allowed with a context, or refused."""
+
+    block: dict[str, Any]  # outcome and reason fields for the trace's authorizer block
+    policy: TracePolicy | None  # the trace's policy evaluation (policy mode)
+    context: dict[str, Any] | None  # for the integration when allowed; None when refused
+    refusal: Refusal | None = None
+
+
+_REASON_OF_EFFECT = {"Allow": "allowed", "Deny": "explicit_deny"}
+
+
+def rest_source_name(source: str) -> str:
+    """An identity source in REST's own syntax (`method.request.header.Authorization`)."""
+    for http_prefix, rest_prefix in (
+        ("$request.header.", "method.request.header."),
+        ("$request.querystring.", "method.request.querystring."),
+        ("$context.", "context."),
+        ("$stageVariables.", "stageVariables."),
+    ):
+        if source.startswith(http_prefix):
+            return rest_prefix + source.removeprefix(http_prefix)
+    return source
+
+
+def _context_variable(exchange: Exchange, name: str) -> str | None:
+    """A `$context.x` identity source: the request context variables AWS lets one use."""
+    api, request = exchange.api, exchange.request
+    route = exchange.route
+    values: dict[str, Any] = {
+        "routeKey": route.key if route else None,
+        "stage": api.stage,
+        "apiId": api.api_id,
+        "httpMethod": request.method,
+        "path": f"/{api.stage}{request.path}",
+        "resourcePath": route.path if route else None,
+        "domainName": f"{api.api_id}.execute-api.us-east-1.amazonaws.com",
+        "domainPrefix": api.api_id,
+        "identity.sourceIp": request.source_ip,
+        "identity.userAgent": request.header("User-Agent"),
+    }
+    value = values.get(name)
+    return None if value is None else str(value)
+
+
+class AuthorizerType:
+    """One kind of authorizer as API Gateway runs it. Subclasses set `kinds` (the template's
+    types they serve) and implement `authorize`."""
+
+    kinds: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, api: Api, config: Authorizer, services: Authorization) -> None:
+        self.api = api
+        self.config = config
+        self.services = services
+        # Nothing is cached without an identity source, whatever the TTL says.
+        self.ttl = config.ttl if config.identity_sources else 0
+        sources = (
+            [rest_source_name(s) for s in config.identity_sources]
+            if api.kind == "REST"
+            else list(config.identity_sources)
+        )
+        self.trace_fields: dict[str, Any] = {
+            "name": config.name,
+            "type": config.kind,
+            "style": config.style,
+            "identity_sources": sources,
+            "ttl": self.ttl,
+        }
+
+    def identity(self, exchange: Exchange) -> tuple[str | None, ...]:
+        """The identity source values of this request, in the declared order."""
+        request = exchange.request
+        if self.config.single_header is not None:  # the usual case: one header
+            return (request.header(self.config.single_header),)
+        values: list[str | None] = []
+        for source in self.config.identity_sources:
+            if source.startswith("$request.header."):
+                values.append(request.header(source.removeprefix("$request.header.")))
+            elif source.startswith("$request.querystring."):
+                values.append(request.query_value(source.removeprefix("$request.querystring.")))
+            elif source.startswith("$stageVariables."):
+                values.append(self.api.stage_variables.get(source.removeprefix("$stageVariables.")))
+            elif source.startswith("$context."):
+                values.append(_context_variable(exchange, source.removeprefix("$context.")))
+            else:
+                values.append(None)
+        return tuple(values)
+
+    def authorize(self, exchange: Exchange) -> Grant | Refusal:
+        raise NotImplementedError
+
+    def missing_identity(self, block: TraceAuthorizer) -> Refusal:
+        block["outcome"] = "unauthorized"
+        block["reason"] = "identity_source_missing"
+        return Refusal(
+            "UNAUTHORIZED",
+            "The identity source ("
+            + ", ".join(self.trace_fields["identity_sources"])
+            + ") is missing or empty, so API Gateway answered 401 without invoking the "
+            "authorizer.",
+        )
+
+
+class LambdaAuthorizer(AuthorizerType):
+    """A Lambda authorizer: TOKEN or REQUEST (REST), REQUEST with payload 1.0 or 2.0 (HTTP),
+    answering with an IAM policy or, on HTTP APIs, a simple response."""
+
+    kinds = ("TOKEN", "REQUEST")
+
+    def __init__(self, api: Api, config: Authorizer, services: Authorization) -> None:
+        super().__init__(api, config, services)
+        assert config.function is not None
+        self.function = config.function
+        # REST REQUEST authorizers with caching off run without identity sources.
+        self.needs_identity = config.kind == "TOKEN" or self.ttl > 0 or api.kind == "HTTP"
+        self.trace_fields["cache_key"] = (
+            "not cached"
+            if self.ttl == 0
+            else "the token (method ARN re-checked per request)"
+            if config.kind == "TOKEN"
+            else "the identity source values"
+            + (
+                " (a simple response applies to every route with these values)"
+                if config.simple_responses
+                else " (the policy re-checked against each request's ARN)"
+            )
+        )
+
+    def authorize(self, exchange: Exchange) -> Grant | Refusal:
+        config = self.config
+        identity = self.identity(exchange)
+        key = (self.api.api_id, config.name, identity)
+        if self.ttl > 0:
+            # A cached answer exists only for identity values that were present and passed
+            # the validation expression, so a hit needs neither check again.
+            entry = self.services.cache.get(key)
+            if entry is not None:
+                return self._replay(exchange, entry)
+        present = None not in identity and "" not in identity
+        block: TraceAuthorizer = {  # type: ignore[typeddict-item]
+            **self.trace_fields,
+            "identity_source_present": present,
+            "invoked": False,
+            "cache": "off",
+        }
+        exchange.trace["authorizer"] = block
+        if self.needs_identity and not present:
+            return self.missing_identity(block)
+        if (
+            config.kind == "TOKEN"
+            and config.validation_expression
+            and not config.validation_pattern.fullmatch(identity[0] or "")
+        ):
+            block["outcome"] = "unauthorized"
+            block["reason"] = "validation_expression"
+            return Refusal(
+                "UNAUTHORIZED",
+                "The Authorization header does not match the validation expression "
+                f"{config.validation_expression}, so API Gateway answered 401 without "
+                "invoking the authorizer.",
+            )
+        request = exchange.request
+        arn = request.arn
+        block["arn"] = arn
+        block["cache"] = "miss" if self.ttl > 0 else "off"
+        route = exchange.route
+        assert route is not None
+        if config.kind == "TOKEN":
+            event = events.token_authorizer_event(route, identity[0] or "")
+        else:
+            event = events.request_authorizer_event(
+                self.api, route, request, [v or "" for v in identity], config.payload_version
+            )
+        block["event"] = redact_event(event)
+        invocation = self.services.invoke_authorizer(self.function, event, block)
+        block.update(
+            invoked=True,
+            cold_start=invocation.cold_start,
+            duration_ms=round(invocation.duration_ms, 3),
+            function=self.function.logical_id,
+        )
+        failure = self._failure(invocation, block)
+        if failure is not None:
+            return failure
+        response = invocation.result
+        block["result"] = response
+        if self.ttl > 0:
+            self.services.cache.put(key, response, self.ttl)
+        decision_reason = (block.get("decision") or {}).get("reason")
+        verdict = self._verdict(response, arn, False, decision_reason)
+        block.update(verdict.block)  # type: ignore[typeddict-item]
+        return self._apply(exchange, verdict, block)
+
+    def _replay(self, exchange: Exchange, entry: CachedResult) -> Grant | Refusal:
+        """Answer from a cached result: only its policy against this ARN decides."""
+        arn = exchange.request.arn
+        hit = entry.verdicts.get(arn)
+        if hit is None:
+            verdict = self._verdict(entry.response, arn, True, None)
+            block: TraceAuthorizer = {  # type: ignore[typeddict-item]
+                **self.trace_fields,
+                "identity_source_present": True,
+                "invoked": False,
+                "cache": "hit",
+                "arn": arn,
+                **verdict.block,
+            }
+            hit = (verdict, block)
+            if len(entry.verdicts) < MAX_VERDICTS_PER_ENTRY:
+                entry.verdicts[arn] = hit
+        verdict, block = hit
+        # Every hit on this ARN shares the block: traces are only read once written.
+        exchange.trace["authorizer"] = block
+        return self._apply(exchange, verdict, block)
+
+    def _apply(
+        self, exchange: Exchange, verdict: Verdict, block: TraceAuthorizer
+    ) -> Grant | Refusal:
+        if verdict.policy is not None:
+            exchange.trace["policy"] = verdict.policy
+        if verdict.refusal is not None:
+            return verdict.refusal
+        assert verdict.context is not None
+        # A fresh copy for each integration event, as the function may change its event.
+        if self.api.kind == "REST":  # flat strings
+            return Grant(
+                {**verdict.context, "integrationLatency": int(block.get("duration_ms", 0))}
+            )
+        return Grant(json_native_copy(verdict.context))
+
+    def _verdict(
+        self, response: dict[str, Any], arn: str, hit: bool, decision_reason: str | None
+    ) -> Verdict:
+        """Work out what an authorizer's answer means for a request's ARN."""
+        context = response.get("context") or {}
+        if self.config.simple_responses:
+            if response.get("isAuthorized") is True:
+                reason = context.get("reason", "allowed")
+                return Verdict({"outcome": "allow", "reason": reason}, None, {"lambda": context})
+            return Verdict(
+                {"outcome": "deny", "reason": context.get("reason") or decision_reason},
+                None,
+                None,
+                Refusal(
+                    "FORBIDDEN",
+                    "The authorizer's simple response said isAuthorized: false, which HTTP "
+                    "APIs answer with 403 (a simple response cannot ask for 401).",
+                ),
+            )
+        result = evaluate(response["policyDocument"], arn)
+        block: dict[str, Any] = {}
+        if context:
+            block["context"] = context
+        if hit:
+            # The cached answer was made for whichever request came first: what decides now
+            # is only whether its policy covers this request's ARN.
+            block["cached_decision_reason"] = context.get("reason")
+            block["reason"] = _REASON_OF_EFFECT.get(result.effect, "implicit_deny")
+        else:
+            block["reason"] = context.get("reason") or decision_reason
+        policy: TracePolicy = {"arn": arn, "effect": result.effect, "resource": result.resource}  # type: ignore[typeddict-item]
+        if result.effect == "Allow":
+            block["outcome"] = "allow"
+            principal = response["principalId"]
+            if self.api.kind == "REST":
+                # REST hands context values to integrations as strings.
+                flat = {
+                    k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in context.items()
+                }
+                return Verdict(block, policy, {**flat, "principalId": principal})
+            if self.config.payload_version == "2.0":
+                return Verdict(block, policy, {"lambda": context})
+            return Verdict(block, policy, {**context, "principalId": principal})
+        block["outcome"] = "deny"
+        if result.effect == "Deny":
+            summary = f"The policy explicitly denies {arn} (statement resource {result.resource})."
+            return Verdict(block, policy, None, Refusal("EXPLICIT_DENY", summary))
+        summary = (
+            f"No Allow statement of the policy covers {arn}"
+            + (" (a cached policy written for another route)" if hit else "")
+            + "."
+        )
+        return Verdict(block, policy, None, Refusal("IMPLICIT_DENY", summary))
+
+    def _failure(self, invocation: Invocation, block: TraceAuthorizer) -> Refusal | None:
+        """The refusal for an authorizer that raised, timed out or answered malformed."""
+        if invocation.failed:
+            block["error"] = {
+                "type": invocation.error_type or "",
+                "message": invocation.error_message,
+            }
+            if invocation.error_message == "Unauthorized":
+                block["outcome"] = "unauthorized"
+                block["reason"] = (block.get("decision") or {}).get("reason", "unauthorized")
+                return Refusal(
+                    "UNAUTHORIZED",
+                    "The authorizer raised Exception('Unauthorized'), which API Gateway "
+                    "answers with 401.",
+                )
+            block["outcome"] = "error"
+            block["reason"] = "authorizer_error"
+            return Refusal(
+                "AUTHORIZER_FAILURE",
+                f"The authorizer failed ({invocation.error_type}: "
+                f"{invocation.error_message}); API Gateway answers 500.",
+            )
+        response = invocation.result
+        if self.config.simple_responses:
+            valid = isinstance(response, dict) and isinstance(response.get("isAuthorized"), bool)
+            problem = None if valid else "isAuthorized is missing or not a boolean"
+        else:
+            problem = malformed(response, rest=self.api.kind == "REST")
+        if problem is None:
+            return None
+        block["outcome"] = "error"
+        block["reason"] = "authorizer_malformed_response"
+        block["error"] = {"type": "AuthorizerConfigurationException", "message": problem}
+        return Refusal(
+            "AUTHORIZER_CONFIGURATION_ERROR",
+            f"The authorizer's response is malformed ({problem}); API Gateway answers 500.",
+        )
+
+
+class JwtAuthorizer(AuthorizerType):
+    """The HTTP API's built-in JWT authorizer: no Lambda, no result cache."""
+
+    kinds = ("JWT",)
+
+    def __init__(self, api: Api, config: Authorizer, services: Authorization) -> None:
+        super().__init__(api, config, services)
+        self.ttl = 0
+        self.trace_fields["ttl"] = 0
+        self.checker = JwtChecker(config.issuer or "", config.audience)
+
+    def authorize(self, exchange: Exchange) -> Grant | Refusal:
+        identity = self.identity(exchange)[0]
+        route = exchange.route
+        assert route is not None
+        block: TraceAuthorizer = {  # type: ignore[typeddict-item]
+            **self.trace_fields,
+            "identity_source_present": bool(identity),
+            "invoked": False,
+            "cache": "off",
+        }
+        exchange.trace["authorizer"] = block
+        outcome = self.checker.check(identity, route.scopes)
+        block.update(reason=outcome.reason, detail=outcome.detail, route_scopes=list(route.scopes))
+        if outcome.claims:
+            block["claims"] = {
+                k: outcome.claims.get(k)
+                for k in ("iss", "sub", "aud", "azp", "scope", "exp", "gty")
+                if k in outcome.claims
+            }
+        if outcome.status == 200:
+            block["outcome"] = "allow"
+            return Grant(
+                {"jwt": {"claims": render_claims(outcome.claims), "scopes": outcome.scopes}}
+            )
+        block["outcome"] = "unauthorized" if outcome.status == 401 else "deny"
+        headers = (
+            ()
+            if outcome.reason == "missing_token"
+            else (("www-authenticate", outcome.www_authenticate),)
+        )
+        return Refusal(
+            "UNAUTHORIZED" if outcome.status == 401 else "FORBIDDEN",
+            f"The JWT authorizer refused the request: {outcome.detail}.",
+            headers,
+        )
+
+
+# The authorizer types the gateway serves, by the template's type name.
+AUTHORIZER_TYPES: dict[str, type[AuthorizerType]] = {
+    kind: cls for cls in (LambdaAuthorizer, JwtAuthorizer) for kind in cls.kinds
+}
+
+
+@dataclass
+class Authorization:
+    """The stage: every API's authorizers, the shared result cache and the Lambda runtime."""
+
+    apis: list[Api]
+    runtime: LambdaRuntime
+    cache: ResultCache = field(default_factory=ResultCache)
+
+    def __post_init__(self) -> None:
+        self._local = threading.local()
+        self._authorizers: dict[tuple[str, str], AuthorizerType] = {}
+        for api in self.apis:
+            for config in api.authorizers.values():
+                if config.ttl > MAX_TTL:
+                    raise ValueError(
+                        f"{api.logical_id}.{config.name}: TTL {config.ttl} is above API "
+                        f"Gateway's maximum {MAX_TTL}"
+                    )
+                kind = AUTHORIZER_TYPES.get(config.kind)
+                if kind is None:
+                    raise ValueError(
+                        f"{api.logical_id}.{config.name}: the emulator has no {config.kind} "
+                        f"authorizer (it serves {', '.join(AUTHORIZER_TYPES)})"
+                    )
+                self._authorizers[(api.api_id, config.name)] = kind(api, config, self)
+        audit.add_listener(self._on_decision)
+
+    def close(self) -> None:
+        audit.remove_listener(self._on_decision)
+
+    def _on_decision(self, fields: dict[str, Any]) -> None:
+        block = getattr(self._local, "block", None)
+        if block is not None:
+            block["decision"] = fields
+
+    def invoke_authorizer(
+        self, function: Any, event: dict[str, Any], block: TraceAuthorizer
+    ) -> Invocation:
+        """Run an authorizer function; its decision line lands in the trace's block."""
+        self._local.block = block
+        try:
+            return self.runtime.invoke(function, event)
+        finally:
+            self._local.block = None
+
+    def describe(self, api: Api, name: str) -> AuthorizerType:
+        return self._authorizers[(api.api_id, name)]
+
+    def authorize(self, exchange: Exchange) -> Grant | Refusal:
+        """Decide a request whose route has an authorizer."""
+        route = exchange.route
+        assert route is not None and route.authorizer is not None
+        return self._authorizers[(exchange.api.api_id, route.authorizer.name)].authorize(exchange)

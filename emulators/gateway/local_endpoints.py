@@ -1,0 +1,133 @@
+"""The emulator's own endpoints beside the APIs (no AWS counterpart except the cache flush).
+
+- `GET /`: the catalogue of the APIs served (id, type, stage, base URL, authorizers, routes).
+- `GET /_lab/traces`: the newest requests; `GET /_lab/traces/{request id}`: one trace
+  (`traces.py` documents its shape).
+- `DELETE /restapis/{id}/stages/{stage}/cache/authorizers` (REST, `FlushStageAuthorizersCache`)
+  and `DELETE /v2/apis/{id}/stages/{stage}/cache/authorizers` (HTTP, `ResetAuthorizersCache`:
+  https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid-stages-stagename-cache-authorizers.html).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING
+from typing import Any
+
+from werkzeug.wrappers import Request
+from werkzeug.wrappers import Response
+
+from .template import REGION
+from .traces import TRACE_LIMIT
+
+if TYPE_CHECKING:
+    from .app import Gateway
+
+_FLUSH = re.compile(r"/(?:v2/apis|restapis)/([^/]+)/stages/([^/]+)/cache/authorizers")
+
+
+def json_response(status: int, body: Any, headers: list[tuple[str, str]] | None = None) -> Response:
+    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    for name, value in headers or []:
+        response.headers.add(name, value)
+    return response
+
+
+class LocalEndpoints:
+    """Answers the requests that are not for an API's stage."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def dispatch(self, request: Request) -> Response:
+        path = request.path
+        if path == "/" and request.method == "GET":
+            return json_response(200, self.catalogue())
+        if path == "/_lab/traces":
+            return json_response(
+                200, {"traces": [_listing(t) for t in self.gateway.traces.recent()]}
+            )
+        if path.startswith("/_lab/traces/"):
+            trace_id = path.removeprefix("/_lab/traces/")
+            trace = self.gateway.traces.get(trace_id)
+            if trace is None:
+                return json_response(
+                    404,
+                    {
+                        "message": f"No trace {trace_id!r}; the emulator keeps the last "
+                        f"{TRACE_LIMIT} requests"
+                    },
+                )
+            return json_response(200, trace)
+        match = _FLUSH.fullmatch(path)
+        if match:
+            if request.method != "DELETE":
+                return json_response(405, {"message": "Use DELETE to flush the cache"})
+            api = self.gateway.apis.get((match.group(1), match.group(2)))
+            if api is None:
+                return json_response(404, {"message": "Invalid API identifier specified"})
+            return json_response(
+                202, {"flushed": self.gateway.authorization.cache.flush(api.api_id)}
+            )
+        return json_response(
+            404,
+            {"message": "Not Found", "hint": f"no API at this path; see {self.gateway.base_url}/"},
+        )
+
+    def catalogue(self) -> dict[str, Any]:
+        """Describe every API: id, type, stage, base URL, routes and their authorization."""
+        gateway = self.gateway
+        apis = []
+        for api in gateway.model.apis:
+            apis.append(
+                {
+                    "id": api.api_id,
+                    "name": api.logical_id,
+                    "title": api.name,
+                    "type": api.kind,
+                    "stage": api.stage,
+                    "base_url": f"{gateway.base_url}/{api.api_id}/{api.stage}",
+                    "stage_variables": dict(api.stage_variables),
+                    "authorizers": [
+                        self._describe_authorizer(api, name) for name in api.authorizers
+                    ],
+                    "routes": [
+                        {
+                            "method": r.method,
+                            "path": r.path,
+                            "function": r.function.logical_id,
+                            "auth": r.authorizer.name if r.authorizer else "NONE",
+                            "scopes": list(r.scopes),
+                        }
+                        for r in api.routes
+                    ],
+                }
+            )
+        return {
+            "region": REGION,
+            "apis": apis,
+            "traces": f"{gateway.base_url}/_lab/traces/{{request id}}",
+        }
+
+    def _describe_authorizer(self, api: Any, name: str) -> dict[str, Any]:
+        config = api.authorizers[name]
+        described = dict(self.gateway.authorization.describe(api, name).trace_fields)
+        if config.function:
+            described["function"] = config.function.logical_id
+            described["handler"] = config.function.handler
+        if config.validation_expression:
+            described["validation_expression"] = config.validation_expression
+        if config.kind == "JWT":
+            described.update(issuer=config.issuer, audience=list(config.audience))
+        return described
+
+
+def _listing(trace: Any) -> dict[str, Any]:
+    return {
+        "id": trace["id"],
+        "time": trace["time"],
+        "api": trace["api"]["name"],
+        "request": f"{trace['request']['method']} {trace['request']['path']}",
+        "status": trace["status"],
+    }

@@ -1,0 +1,196 @@
+"""The trace: what the gateway did with one request, as a documented JSON contract.
+
+Every API request leaves one trace, readable at `GET /_lab/traces/{request id}` (the last
+`TRACE_LIMIT` requests are kept). The web app's explanations read only this shape, so it is
+typed here and described in the README ("The trace"); a renamed key fails the contract test
+that feeds real traces to the web app.
+
+Credentials never appear: a header or identity value that carries one is shown as its
+scheme and the authorizer's own token fingerprint (`authorizer.audit.fingerprint`), so a
+token has one id in the decision log and in the trace.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import Any
+from typing import Literal
+from typing import NotRequired
+from typing import TypedDict
+
+from authorizer import audit
+
+TRACE_LIMIT = 500
+REDACTED = "<redacted>"
+
+# Which stage gave the answer: the request's limits, route selection, the identity source
+# check (401 before any authorizer), the authorizer, or the integration (the function).
+DecidedBy = Literal["request", "routing", "identity_source", "authorizer", "integration"]
+
+
+class TraceApi(TypedDict):
+    id: str
+    name: str  # the template's logical id, e.g. "RestTokenApi"
+    type: Literal["REST", "HTTP"]
+    stage: str
+
+
+class TraceRequest(TypedDict):
+    method: str
+    path: str  # within the stage, e.g. "/items/123"
+    route: str | None  # the matched route key, e.g. "GET /items/{id}"; None when none matched
+    path_parameters: NotRequired[dict[str, str]]
+
+
+class TraceError(TypedDict):
+    type: str
+    message: str | None
+
+
+class TraceAuthorizer(TypedDict, total=False):
+    """The authorization stage. Always present: name, type, style, identity_sources, ttl,
+    identity_source_present, invoked, cache, outcome, reason."""
+
+    name: str
+    type: str  # "TOKEN", "REQUEST" (Lambda) or "JWT"
+    style: str  # in words, e.g. "Lambda TOKEN authorizer (IAM policy, payload 1.0)"
+    identity_sources: list[str]  # in the API's own syntax
+    ttl: int  # the effective result cache TTL in seconds (0: not cached)
+    identity_source_present: bool
+    invoked: bool  # whether a Lambda authorizer ran for this request
+    cache: Literal["off", "miss", "hit"]
+    cache_key: str  # what AWS keys the cached result by, in words
+    outcome: Literal["allow", "deny", "unauthorized", "error"]
+    reason: str | None  # a reason code: see the README's list
+    detail: str  # the reason in words (JWT authorizer)
+    arn: str  # the method ARN (REST) or route ARN (HTTP) the decision was for
+    event: dict[str, Any]  # the authorizer's event, credentials redacted
+    result: dict[str, Any]  # what the authorizer returned
+    decision: dict[str, Any]  # the authorizer's decision line (reason, detail, fingerprint)
+    context: dict[str, Any]
+    cached_decision_reason: str | None  # on a hit: the reason of the cached decision
+    error: TraceError
+    cold_start: bool
+    duration_ms: float
+    function: str
+    route_scopes: list[str]
+    claims: dict[str, Any]
+
+
+class TracePolicy(TypedDict):
+    arn: str
+    effect: Literal["Allow", "Deny", "ImplicitDeny"]
+    resource: str | None  # the statement resource that decided
+
+
+class TraceIntegration(TypedDict, total=False):
+    function: str
+    cold_start: bool
+    duration_ms: float
+    status: int
+    error: TraceError
+
+
+class Trace(TypedDict):
+    id: str  # API Gateway's request id, also in x-amzn-RequestId / apigw-requestid
+    time: str  # ISO 8601, UTC
+    api: TraceApi
+    request: TraceRequest
+    authorizer: TraceAuthorizer | None  # None when the route has no authorizer
+    policy: TracePolicy | None  # set when a policy was evaluated
+    integration: TraceIntegration | None  # None when the function was not called
+    status: int
+    decided_by: DecidedBy
+    summary: str  # one sentence on why this status
+    duration_ms: float
+
+
+def new_trace(request_id: str, api: TraceApi, method: str, path: str) -> Trace:
+    """Start the trace of one request; the stages fill in the rest."""
+    return {
+        "id": request_id,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "api": api,
+        "request": {"method": method, "path": path, "route": None},
+        "authorizer": None,
+        "policy": None,
+        "integration": None,
+        "status": 0,
+        "decided_by": "request",
+        "summary": "",
+        "duration_ms": 0.0,
+    }
+
+
+def redact_credential(value: str | None) -> str | None:
+    """Replace a credential with its scheme and the authorizer's fingerprint of it."""
+    if value is None:
+        return None
+    scheme, space, token = value.partition(" ")
+    if not space:
+        scheme, token = "", value
+    return f"{scheme} {REDACTED} fingerprint:{audit.fingerprint(token.strip())}".strip()
+
+
+_CREDENTIAL_HEADERS = frozenset(("authorization", "cookie"))
+
+
+def redact_event(event: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of an authorizer event fit for a trace: credentials replaced."""
+    redacted = dict(event)
+    if "authorizationToken" in redacted:
+        redacted["authorizationToken"] = redact_credential(redacted["authorizationToken"])
+    if "identitySource" in redacted:
+        source = redacted["identitySource"]
+        redacted["identitySource"] = (
+            [redact_credential(v) if isinstance(v, str) and v else v for v in source]
+            if isinstance(source, list)
+            else redact_credential(source)
+        )
+    for key in ("headers", "multiValueHeaders"):
+        if isinstance(redacted.get(key), dict):
+            headers = {}
+            for name, value in redacted[key].items():
+                if name.lower() in _CREDENTIAL_HEADERS:
+                    value = (
+                        [redact_credential(v) for v in value]
+                        if isinstance(value, list)
+                        else redact_credential(value)
+                    )
+                headers[name] = value
+            redacted[key] = headers
+    if redacted.get("cookies"):
+        redacted["cookies"] = [REDACTED for _ in redacted["cookies"]]
+    return redacted
+
+
+class TraceStore:
+    """The last `limit` traces, by request id (thread-safe)."""
+
+    def __init__(self, limit: int = TRACE_LIMIT) -> None:
+        self.limit = limit
+        self._traces: collections.OrderedDict[str, Trace] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, trace: Trace) -> None:
+        with self._lock:
+            self._traces[trace["id"]] = trace
+            while len(self._traces) > self.limit:
+                self._traces.popitem(last=False)
+
+    def get(self, request_id: str) -> Trace | None:
+        with self._lock:
+            return self._traces.get(request_id)
+
+    def __getitem__(self, request_id: str) -> Trace:
+        trace = self.get(request_id)
+        if trace is None:
+            raise KeyError(request_id)
+        return trace
+
+    def recent(self, count: int = 50) -> list[Trace]:
+        """The newest traces first."""
+        with self._lock:
+            return list(reversed(list(self._traces.values())[-count:]))
