@@ -7,8 +7,9 @@ headers on every request): requests per second and p50/p99 latency for
 - `GET /private` with API Gateway's result cache (TTL 300, the template's value);
 - the server alone: the same HTTP server (Granian, one Python thread) with a WSGI app that
   only answers a small JSON body, so the emulator's own share shows.
-Goals (issue 4): cached private ≥ 0.9× public; uncached private ≥ 0.35× public;
-p99 ≤ 10 ms at 8 connections. A short pass at one connection sets the figures beside
+Goals (issue 10): cached private ≥ 0.8× public; uncached private ≥ 0.45× public;
+p99 ≤ 5 ms at 8 connections; no errors; and, in process, the authorization step of a cached
+private request ≤ 10% of a public request. A short pass at one connection sets the figures beside
 `performance.md`'s absolute floors. The servers are the real ones: the local IdP and the
 emulator serving a copy of `template.yaml` whose REST TOKEN API has its TTL set to 0. An
 in-process pass then splits what a cached private request costs more than a public one.
@@ -391,18 +392,24 @@ def main() -> int:
     uncached = middle["GET /private, authorizer every request (TTL 0)"].rps
     cached = middle["GET /private, result cache (TTL 300)"].rps
     worst_p99 = max(run.p99_ms for name, run in middle.items() if name != SERVER_ALONE)
+    share = costs["  its authorization step (mean)"] / costs["GET /public"]
     goals = [
         (
-            "private with cache ≥ 0.9× public",
+            "private with cache ≥ 0.8× public",
             f"{cached / public:.2f}×",
-            cached / public >= 0.9,
+            cached / public >= 0.8,
         ),
         (
-            "private on every request ≥ 0.35× public",
+            "private on every request ≥ 0.45× public",
             f"{uncached / public:.2f}×",
-            uncached / public >= 0.35,
+            uncached / public >= 0.45,
         ),
-        (f"p99 ≤ 10 ms at {args.connections} connections", f"{worst_p99:.2f} ms", worst_p99 <= 10),
+        (f"p99 ≤ 5 ms at {args.connections} connections", f"{worst_p99:.2f} ms", worst_p99 <= 5),
+        (
+            "cache-hit authorization ≤ 10% of public (in process)",
+            f"{share:.1%}",
+            share <= 0.10,
+        ),
         (
             "no errors",
             str(sum(run.errors for run in middle.values())),
