@@ -21,7 +21,7 @@ def test_calls_need_the_csrf_token(lab: Any) -> None:
     response = requests.post(
         f"{lab.web_url}/ping/call",
         timeout=5,
-        data={"api": "rest-token", "action": "public", "token": "none"},
+        data={"api": "rest-token", "action": "GET /public", "token": "none"},
     )
 
     assert response.status_code == 400
@@ -32,10 +32,10 @@ def test_calls_need_the_csrf_token(lab: Any) -> None:
     ("data", "status", "message"),
     [
         ({"api": "rest-token", "action": "delete-everything"}, 400, "Unknown action"),
-        ({"api": "https://evil.example", "action": "public"}, 400, "Unknown API"),
-        ({"api": "rest-token", "action": "public", "token": "stolen"}, 400, "Unknown token"),
-        ({"api": "rest-token", "action": "private", "token": "access"}, 401, "Log in first"),
-        ({"api": "rest-token", "action": "add-note", "text": "x" * 501}, 400, "at most 500"),
+        ({"api": "https://evil.example", "action": "GET /public"}, 400, "Unknown API"),
+        ({"api": "rest-token", "action": "GET /public", "token": "stolen"}, 400, "Unknown token"),
+        ({"api": "rest-token", "action": "GET /private", "token": "access"}, 401, "Log in first"),
+        ({"api": "rest-token", "action": "POST /notes", "text": "x" * 501}, 400, "at most 500"),
     ],
     ids=["unknown-action", "url-instead-of-api", "unknown-token", "logged-out-token", "long-note"],
 )
@@ -59,7 +59,12 @@ def test_without_javascript_the_whole_page_comes_back(lab: Any) -> None:
     response = browser.post(
         f"{lab.web_url}/ping/call",
         timeout=5,
-        data={**page_form(browser, lab), "api": "http-jwt", "action": "private", "token": "none"},
+        data={
+            **page_form(browser, lab),
+            "api": "http-jwt",
+            "action": "GET /private",
+            "token": "none",
+        },
     )
 
     assert response.status_code == 200
@@ -75,7 +80,7 @@ def test_the_web_app_adds_the_token_server_side(lab: Any, actions: LabActions) -
         data={
             **page_form(browser, lab),
             "api": "rest-request",
-            "action": "private",
+            "action": "GET /private",
             "token": "access",
         },
         headers={"X-Requested-With": "fetch"},
@@ -127,7 +132,7 @@ def test_an_unreachable_gateway_is_explained() -> None:
 
     page = client.get("/ping")
     call = client.post(
-        "/ping/call", data={"api": "rest-token", "action": "public", "token": "none"}
+        "/ping/call", data={"api": "rest-token", "action": "GET /public", "token": "none"}
     )
 
     assert "No API is reachable" in page.text
@@ -153,11 +158,11 @@ def test_deployed_api_urls_are_used_without_a_trace() -> None:
 @pytest.mark.parametrize(
     ("token", "api", "action", "status", "owner"),
     [
-        ("m2m-reader", "rest-token", "list-notes", 200, "lab-m2m-reader@clients"),
-        ("m2m-reader", "rest-token", "add-note", 403, None),
-        ("m2m-reader", "http-jwt", "add-note", 403, None),
-        ("m2m-writer", "http-jwt", "add-note", 201, "lab-m2m-writer@clients"),
-        ("m2m-writer", "http-lambda", "admin", 403, None),
+        ("m2m-reader", "rest-token", "GET /notes", 200, "lab-m2m-reader@clients"),
+        ("m2m-reader", "rest-token", "POST /notes", 403, None),
+        ("m2m-reader", "http-jwt", "POST /notes", 403, None),
+        ("m2m-writer", "http-jwt", "POST /notes", 201, "lab-m2m-writer@clients"),
+        ("m2m-writer", "http-lambda", "GET /admin", 403, None),
     ],
 )
 def test_m2m_client_tokens_get_what_their_scopes_allow(

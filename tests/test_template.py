@@ -4,6 +4,7 @@ serves exactly the routes and authorizers the translation declares."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -143,3 +144,22 @@ def test_a_missing_parameter_is_named() -> None:
     with pytest.raises(TemplateError, match="TokenIssuer"):
         load_model({"JwksUri": "x"})
     assert os.environ.get("AWS_DEFAULT_REGION") in (None, "us-east-1")
+
+
+def test_both_lambda_authorizers_read_the_one_route_permissions_parameter(
+    translated: dict[str, Any],
+) -> None:
+    # GIVEN a deployer's override of RoutePermissions (sam deploy --parameter-overrides)
+    override = '{"GET /private": "", "GET /admin": "read:admin"}'
+    model = load_model({**local_parameters(), "RoutePermissions": override})
+    default = load_model(local_parameters())
+
+    for logical_id in ("AuthorizerFunction", "SimpleAuthorizerFunction"):
+        variables = translated["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+        # THEN CloudFormation resolves one parameter for both functions, and so does the emulator
+        assert variables["ROUTE_PERMISSIONS"] == {"Ref": "RoutePermissions"}
+        assert model.functions[logical_id].environment["ROUTE_PERMISSIONS"] == override
+        assert (
+            json.loads(default.functions[logical_id].environment["ROUTE_PERMISSIONS"])["GET /admin"]
+            == "read:admin"
+        )

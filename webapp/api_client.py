@@ -1,9 +1,10 @@
 """Call the APIs on the user's behalf (the backend-for-frontend proxy) and build "copy as curl".
 
-Only the configured APIs and the lab's own routes can be called (WEB-09): the browser names
-an API style and an action, never a URL. The bearer token is added here, server-side. In
-local mode the API URLs come from the gateway's catalogue and each call's trace from the
-gateway; against AWS there is no trace, and the page says so.
+Only the configured APIs and the routes they serve can be called (WEB-09): the browser names
+an API style and a route ("GET /notes"), never a URL. The bearer token is added here,
+server-side. In local mode the API URLs, their routes and each call's trace come from the
+gateway, which reads `template.yaml`: a route added there becomes a Ping button with no change
+here. Against AWS there is no catalogue and no trace, and the page says so.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -60,13 +62,121 @@ STYLES = (
 )
 STYLE_BY_KEY = {style.key: style for style in STYLES}
 
-ACTIONS = {
-    "public": ("GET", "/public", "Call Public"),
-    "private": ("GET", "/private", "Call Private"),
-    "admin": ("GET", "/admin", "Call Admin"),
-    "list-notes": ("GET", "/notes", "List notes"),
-    "add-note": ("POST", "/notes", "Add note"),
-}
+# Methods the Ping page can call, in the order their buttons appear on a path; the first three
+# carry the page's text field as a JSON body `{"text": …}` (what the notes function takes).
+CALLABLE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+VERBS = {"PUT": "Replace", "PATCH": "Update", "DELETE": "Delete"}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route of an API, as the gateway's catalogue describes it."""
+
+    method: str
+    path: str
+    guarded: bool = True  # an authorizer stands in front of it
+    scopes: tuple[str, ...] = ()  # what the JWT API asks for (the catalogue's `scopes`)
+
+    @property
+    def key(self) -> str:
+        """The route key, as API Gateway and the authorizer's RoutePermissions write it."""
+        return f"{self.method} {self.path}"
+
+
+# Why a list of routes here at all: a deployed API Gateway has no catalogue, and the web app
+# may run where `template.yaml` is not (any WSGI host), so against the `API_URL_*` of a
+# deployed stack the page offers the routes every stack of this template has. A route added
+# to the template since shows up locally at once; to call it on AWS, add it here too.
+# tests/test_ping_routes.py checks each of these is still served by every API of the template.
+FALLBACK_ROUTES = (
+    Route("GET", "/public", guarded=False),
+    Route("GET", "/private"),
+    Route("GET", "/admin", scopes=("read:admin",)),
+    Route("GET", "/notes", scopes=("read:notes",)),
+    Route("POST", "/notes", scopes=("write:notes",)),
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button of the Ping page: a route and its label."""
+
+    route: Route
+    label: str
+
+    @property
+    def key(self) -> str:
+        return self.route.key
+
+    @property
+    def method(self) -> str:
+        return self.route.method
+
+    @property
+    def path(self) -> str:
+        return self.route.path
+
+    @property
+    def sends_body(self) -> bool:
+        return self.route.method in BODY_METHODS
+
+
+def route_label(method: str, path: str, collection: bool) -> str:
+    """Name a route for its button: "Call Public", "List notes", "Add note".
+
+    `collection` says the path also takes a POST, so its GET lists what the POST adds.
+    """
+    name = " ".join(path.replace("-", " ").replace("_", " ").split("/")).strip() or "root"
+    one = name[:-1] if name.endswith("s") and not name.endswith("ss") else name
+    if method == "GET":
+        return f"List {name}" if collection else f"Call {name[:1].upper()}{name[1:]}"
+    if method == "POST":
+        return f"Add {one}"
+    return f"{VERBS.get(method, method.title())} {name}"
+
+
+def route_actions(routes: Iterable[Route]) -> dict[str, Action]:
+    """Return the Ping page's buttons for these routes, by route key, in the page's order.
+
+    Routes with path parameters, or methods such as ANY and OPTIONS, are left out: the page
+    has no field for a path parameter and nothing to learn from a preflight. The same route
+    on several APIs is one button. The order goes from open to most restricted (no
+    authorizer, any valid token, a permission), then by path, so the buttons read as a lesson.
+    """
+    merged: dict[str, Route] = {}
+    for route in routes:
+        if "{" in route.path or route.method not in CALLABLE_METHODS:
+            continue
+        seen = merged.get(route.key)
+        if seen is not None:
+            route = Route(
+                route.method,
+                route.path,
+                seen.guarded or route.guarded,
+                tuple(dict.fromkeys(seen.scopes + route.scopes)),
+            )
+        merged[route.key] = route
+    posted = {route.path for route in merged.values() if route.method == "POST"}
+    ordered = sorted(
+        merged.values(),
+        key=lambda r: (
+            (1 + bool(r.scopes)) if r.guarded else 0,
+            r.path,
+            CALLABLE_METHODS.index(r.method),
+        ),
+    )
+    actions: dict[str, Action] = {}
+    labels: set[str] = set()
+    for route in ordered:
+        label = route_label(route.method, route.path, route.path in posted)
+        if label in labels:  # two paths that read the same ("/a-b", "/a_b"): say which
+            label = route.key
+        labels.add(label)
+        actions[route.key] = Action(route, label)
+    return actions
+
+
 SHOWN_HEADERS = (
     "content-type",
     "x-amzn-requestid",
@@ -80,11 +190,16 @@ SHOWN_HEADERS = (
 
 @dataclass
 class Target:
-    """Where one API style is served, and where its traces can be read (local only)."""
+    """Where one API style is served, its routes, and where its traces can be read (local only)."""
 
     style: ApiStyle
     base_url: str
     trace_url: str | None
+    routes: tuple[Route, ...] = FALLBACK_ROUTES
+
+    @property
+    def route_keys(self) -> frozenset[str]:
+        return frozenset(route.key for route in self.routes)
 
 
 @dataclass
@@ -146,6 +261,7 @@ class ApiDirectory:
                         style,
                         api["base_url"].rstrip("/"),
                         self.config["API_BASE_URL"] + "/_lab/traces/",
+                        catalogue_routes(api),
                     )
         for style in STYLES:
             url = self.config.get(style.setting)
@@ -153,9 +269,36 @@ class ApiDirectory:
                 found[style.key] = Target(style, url.rstrip("/"), None)
         return found
 
+    def actions(self, targets: dict[str, Target] | None = None) -> dict[str, Action]:
+        """Return the Ping page's buttons: every route of the reachable APIs (or the fallback)."""
+        targets = self.targets() if targets is None else targets
+        routes = [route for target in targets.values() for route in target.routes]
+        return route_actions(routes or FALLBACK_ROUTES)
+
     @property
     def gateway_reachable(self) -> bool:
         return self._load_catalogue() is not None
+
+
+def catalogue_routes(api: dict[str, Any]) -> tuple[Route, ...]:
+    """Read an API's routes from the gateway's catalogue; skip an entry it cannot use."""
+    routes = []
+    for entry in api.get("routes") or ():
+        if not isinstance(entry, dict):
+            continue
+        method, path = entry.get("method"), entry.get("path")
+        if not isinstance(method, str) or not isinstance(path, str) or not path.startswith("/"):
+            continue
+        scopes = entry.get("scopes") or ()
+        routes.append(
+            Route(
+                method.upper(),
+                path,
+                guarded=entry.get("auth", "NONE") != "NONE",
+                scopes=tuple(s for s in scopes if isinstance(s, str)),
+            )
+        )
+    return tuple(routes)
 
 
 def build_curl(method: str, url: str, token_kind: str, body: str | None) -> str:
@@ -170,19 +313,19 @@ def build_curl(method: str, url: str, token_kind: str, body: str | None) -> str:
 
 def call(
     target: Target,
-    action: str,
+    action: Action,
     token: str | None,
     token_kind: str,
     note_text: str | None,
     timeout: float,
 ) -> CallResult:
     """Call one route of one API with the given bearer token (or none)."""
-    method, path, _ = ACTIONS[action]
-    url = target.base_url + path
-    body = json.dumps({"text": note_text or ""}) if action == "add-note" else None
+    method = action.method
+    url = target.base_url + action.path
+    body = json.dumps({"text": note_text or ""}) if action.sends_body else None
     result = CallResult(
         target.style,
-        action,
+        action.key,
         method,
         url,
         token_kind,

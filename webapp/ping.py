@@ -1,8 +1,10 @@
 """The Ping page: call the API's routes with a chosen authorizer style and token, and see why.
 
-Calls are POSTs from the page (CSRF-protected) to the web app, which adds the bearer token
-server-side and calls the API; the page never holds a token. Without JavaScript the form
-still works: the result comes back as a whole page.
+The buttons are the routes the APIs serve, from the gateway's catalogue (so from
+`template.yaml`), labelled from their method and path. Calls are POSTs from the page
+(CSRF-protected) to the web app, which adds the bearer token server-side and calls the API;
+the page never holds a token. Without JavaScript the form still works: the result comes back
+as a whole page.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def _page(
     token_curl: str | None = None,
 ) -> tuple[str, int]:
     targets = directory().targets()
+    actions = directory().actions(targets)
     logged_in = current_user() is not None
     selected_api = session.get("ping_api") or "rest-token"
     selected_token = session.get("ping_token") or ("access" if logged_in else "none")
@@ -87,7 +90,8 @@ def _page(
         "ping.html",
         styles=api_client.STYLES,
         targets=targets,
-        actions=api_client.ACTIONS,
+        actions=actions,
+        primary=next((a.key for a in actions.values() if a.route.guarded), None),
         token_kinds=TOKEN_KINDS,
         available=available,
         logged_in=logged_in,
@@ -123,11 +127,13 @@ def call() -> Any:
             return render_template("_call_problem.html", message=message), status
         return _page(problem=message, status=status)
 
-    if action not in api_client.ACTIONS:
+    targets = directory().targets()
+    chosen = directory().actions(targets).get(action)
+    if chosen is None:
         return refuse(f"Unknown action {action[:40]!r}: choose one of the buttons.")
     if token_kind not in TOKEN_KINDS:
         return refuse(f"Unknown token choice {token_kind[:40]!r}.")
-    target = directory().targets().get(api_key)
+    target = targets.get(api_key)
     if target is None:
         if api_key not in api_client.STYLE_BY_KEY:
             return refuse(f"Unknown API {api_key[:40]!r}.")
@@ -137,6 +143,8 @@ def call() -> Any:
             f"{api_client.STYLE_BY_KEY[api_key].setting} is not set.",
             503,
         )
+    if chosen.key not in target.route_keys:
+        return refuse(f"The {target.style.title} has no route {chosen.key}: choose another API.")
     if len(text) > MAX_NOTE_CHARS:
         return refuse(f"A note has at most {MAX_NOTE_CHARS} characters.")
     if token_kind in USER_TOKEN_KINDS and current_user() is None:
@@ -155,14 +163,14 @@ def call() -> Any:
     session["ping_api"] = api_key
     session["ping_token"] = token_kind
     result = api_client.call(
-        target, action, token, token_kind, text, current_app.config["HTTP_TIMEOUT"]
+        target, chosen, token, token_kind, text, current_app.config["HTTP_TIMEOUT"]
     )
     explanation = explain(result, token, current_app.config["AUTH0_AUDIENCE"])
     session["last_call"] = {
         "hops": explanation.hops,
         "status": result.status,
         "api": target.style.title,
-        "action": api_client.ACTIONS[action][2],
+        "action": chosen.label,
         "cache": explanation.cache,
     }
     if fragment:
