@@ -361,7 +361,10 @@ def load_model(
     sends it. None reads the LAB_GATEWAY_HEADER_CASE environment variable.
     """
     case = _header_case(header_case)
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+    except yaml.YAMLError as error:
+        raise TemplateError(f"{path.name} is not valid YAML: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("Resources", {}), dict):
         raise TemplateError("not a SAM template: expected a mapping with a Resources mapping")
     resources: dict[str, Any] = document.get("Resources", {})
