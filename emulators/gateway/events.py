@@ -27,6 +27,7 @@ import base64
 import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from .template import ACCOUNT
@@ -129,16 +130,26 @@ def _rest_body(api: Api, request: IncomingRequest) -> tuple[str | None, bool]:
     return request.body.decode("utf-8", "replace"), False
 
 
+@lru_cache(maxsize=256)
+def _http_text_media(content_type: str) -> bool:
+    """Say whether an HTTP API passes a body of this Content-Type as text (cached: clients
+    send few distinct values, and this runs on every request with a body)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith("text/") or media in _HTTP_TEXT_TYPES
+
+
 def _http_body(request: IncomingRequest) -> tuple[str | None, bool]:
     if not request.body:
         return None, False
-    media = (request.header("Content-Type") or "").split(";", 1)[0].strip().lower()
-    encoding = (request.header("Content-Encoding") or "identity").strip().lower()
-    if encoding == "identity" and (media.startswith("text/") or media in _HTTP_TEXT_TYPES):
-        try:
-            return request.body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            pass  # not UTF-8 after all: pass it intact
+    content_type = request.header("Content-Type")
+    if content_type is not None and _http_text_media(content_type):
+        # A compressed body is bytes whatever its type says.
+        encoding = request.header("Content-Encoding")
+        if encoding is None or encoding.strip().lower() == "identity":
+            try:
+                return request.body.decode("utf-8"), False
+            except UnicodeDecodeError:
+                pass  # not UTF-8 after all: pass it intact
     return base64.b64encode(request.body).decode("ascii"), True
 
 
@@ -148,7 +159,7 @@ def _request_time(epoch_ms: int) -> str:
 
 def _raw_path(api: Api, request: IncomingRequest) -> str:
     """The path the client called: a `$default` stage is not part of the URL."""
-    return request.path if api.stage == "$default" else f"/{api.stage}{request.path}"
+    return api.stage_path + request.path
 
 
 def _v1_request_context(
@@ -157,17 +168,13 @@ def _v1_request_context(
     request: IncomingRequest,
 ) -> dict[str, Any]:
     resource = route.path if route else request.path
-    rest = api.kind == "REST"
-    return {
-        # HTTP APIs have no resources: their 1.0 events say null.
-        "resourceId": (route.function.logical_id[:6].lower() if route else "unknown")
-        if rest
-        else None,
+    context: dict[str, Any] = {
+        "resourceId": route.function.logical_id[:6].lower() if route else "unknown",
         "resourcePath": resource,
         "httpMethod": request.method,
         "extendedRequestId": request.request_id[:16],
         "requestTime": _request_time(request.epoch_ms),
-        "path": f"/{api.stage}{request.path}" if rest else _raw_path(api, request),
+        "path": f"/{api.stage}{request.path}",
         "accountId": ACCOUNT,
         "protocol": "HTTP/1.1",
         "stage": api.stage,
@@ -193,17 +200,21 @@ def _v1_request_context(
         "domainName": f"{api.api_id}.execute-api.{REGION}.amazonaws.com",
         "apiId": api.api_id,
     }
+    if api.kind == "HTTP":
+        # HTTP APIs have no resources (their 1.0 events say null), and `$default` stages
+        # are not in the path.
+        context["resourceId"] = None
+        context["path"] = _raw_path(api, request)
+    return context
 
 
 def _single_and_multi(
-    pairs: list[tuple[str, str]], lower: bool = False
+    pairs: list[tuple[str, str]],
 ) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Return payload 1.0's two views of repeated names: the last value, and all of them."""
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
     for name, value in pairs:
-        if lower:
-            name = name.lower()
         single[name] = value
         multi.setdefault(name, []).append(value)
     return single, multi
@@ -211,7 +222,9 @@ def _single_and_multi(
 
 def _v1_headers(api: Api, request: IncomingRequest) -> tuple[dict[str, str], dict[str, list[str]]]:
     # REST: the client's spelling (see `Api.header_case`); HTTP APIs lower-case every name.
-    return _single_and_multi(request.headers, api.kind == "HTTP" or api.header_case == "lower")
+    if api.lower_case_headers:
+        return _single_and_multi([(name.lower(), value) for name, value in request.headers])
+    return _single_and_multi(request.headers)
 
 
 def _v1_query(
@@ -253,11 +266,12 @@ def _http_authorizer(route: Route, authorizer: dict[str, Any] | None) -> dict[st
     Accepts what `lambda_authorizer_context`/`jwt_authorizer_context` return as well as a
     context shaped for the other payload version.
     """
-    shaped = authorizer is not None and len(authorizer) == 1
     if route.payload_version == "2.0":
-        if authorizer is None or (shaped and next(iter(authorizer)) in ("lambda", "jwt", "iam")):
+        # Only a flat (payload 1.0) Lambda context carries principalId at the top.
+        if authorizer is None or "principalId" not in authorizer:
             return authorizer
         return {"lambda": {k: v for k, v in authorizer.items() if k != "principalId"}}
+    shaped = authorizer is not None and len(authorizer) == 1
     if authorizer is None:
         return {"claims": None, "scopes": None}  # as the page's 1.0 example shows
     if shaped and "lambda" in authorizer:

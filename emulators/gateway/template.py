@@ -181,6 +181,16 @@ class Api:
     binary_media_types: tuple[str, ...] = ()
     header_case: str = "title"  # REST and HTTP 1.0 event header names: "title" or "lower"
 
+    @cached_property
+    def stage_path(self) -> str:
+        """The stage's part of a request URL: "/dev", or nothing for the `$default` stage."""
+        return "" if self.stage == "$default" else f"/{self.stage}"
+
+    @cached_property
+    def lower_case_headers(self) -> bool:
+        """Whether payload 1.0 events of this API spell header names in lower case."""
+        return self.kind == "HTTP" or self.header_case == "lower"
+
     def arn_prefix(self) -> str:
         """The ARN of the API's stage; a method or route ARN adds `/METHOD/path`."""
         return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{self.api_id}/{self.stage}"
