@@ -1,14 +1,23 @@
 """Read `template.yaml` (AWS SAM) into the model the gateway emulator serves.
 
-The template is the single source of truth: APIs, stages, routes, authorizers, identity
-sources, validation expressions, cache TTLs, scopes, and each function's handler and
-environment. Template parameters get local values (the local IdP's issuer, say), the way
-`sam deploy` would fill them in with real ones.
+The template is the single source of truth: APIs, stages, stage variables, binary media
+types, routes and their payload format versions, authorizers, identity sources, validation
+expressions, cache TTLs, scopes, and each function's handler and environment. Template
+parameters get local values (the local IdP's issuer, say), the way `sam deploy` would fill
+them in with real ones.
+
+Templates AWS refuses to deploy are refused here too, with the reason (the AWS pages
+`http-api-lambda-authorizer` and `http-api-develop-integrations-lambda`: payload format
+versions are "1.0" or "2.0", and simple responses need authorizer payload 2.0). APIs the
+emulator cannot read (native `AWS::ApiGateway*` resources, OpenAPI definitions) are named
+in `Model.warnings`, and a template with no readable API at all is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
 from dataclasses import dataclass
 from dataclasses import field
@@ -23,6 +32,18 @@ TEMPLATE = ROOT / "template.yaml"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 SAM_DEFAULT_TTL = 300
+PAYLOAD_VERSIONS = ("1.0", "2.0")
+# How REST (and HTTP payload 1.0) events spell header names; see `load_model`.
+HEADER_CASE_ENV = "LAB_GATEWAY_HEADER_CASE"
+HEADER_CASES = ("title", "lower")
+SUPPORTED = (
+    "The emulator reads AWS::Serverless::Api (REST) and AWS::Serverless::HttpApi (HTTP) "
+    "resources declared with properties (StageName, Auth, Variables/StageVariables, "
+    "BinaryMediaTypes), their routes from the Api/HttpApi events of "
+    "AWS::Serverless::Function resources, and AWS::Serverless::Function handlers."
+)
+
+log = logging.getLogger(__name__)
 
 
 class TemplateError(ValueError):
@@ -138,7 +159,7 @@ class Route:
     authorizer: Authorizer | None
     arn: str  # the method ARN (REST) or route ARN (HTTP) that policies are checked against
     scopes: tuple[str, ...] = ()
-    payload_version: str = "1.0"  # the integration's event format (HTTP APIs: 1.0 or 2.0)
+    payload_version: str = "1.0"  # the integration's event format: REST 1.0, HTTP 1.0 or 2.0
 
     @cached_property
     def key(self) -> str:
@@ -158,6 +179,17 @@ class Api:
     authorizers: dict[str, Authorizer] = field(default_factory=dict)
     stage_variables: dict[str, str] = field(default_factory=dict)
     binary_media_types: tuple[str, ...] = ()
+    header_case: str = "title"  # REST and HTTP 1.0 event header names: "title" or "lower"
+
+    @cached_property
+    def stage_path(self) -> str:
+        """The stage's part of a request URL: "/dev", or nothing for the `$default` stage."""
+        return "" if self.stage == "$default" else f"/{self.stage}"
+
+    @cached_property
+    def lower_case_headers(self) -> bool:
+        """Whether payload 1.0 events of this API spell header names in lower case."""
+        return self.kind == "HTTP" or self.header_case == "lower"
 
     def arn_prefix(self) -> str:
         """The ARN of the API's stage; a method or route ARN adds `/METHOD/path`."""
@@ -171,6 +203,8 @@ class Model:
     apis: list[Api]
     functions: dict[str, Function]
     parameters: dict[str, str]
+    # What the emulator read but does not serve, one sentence each (shown at start-up).
+    warnings: list[str] = field(default_factory=list)
 
 
 def api_id_for(logical_id: str) -> str:
@@ -260,20 +294,87 @@ def _http_authorizer(
         )
     identity = config.get("Identity") or {}
     sources = _identity_sources(identity)
+    version = _payload_version(
+        config.get("AuthorizerPayloadFormatVersion", "2.0"),
+        f"authorizer {name}: AuthorizerPayloadFormatVersion",
+    )
+    simple = bool(config.get("EnableSimpleResponses", False))
+    if simple and version != "2.0":
+        # AWS refuses to create it: simple responses exist only in payload format 2.0.
+        raise TemplateError(
+            f"authorizer {name}: EnableSimpleResponses needs AuthorizerPayloadFormatVersion "
+            f'"2.0" (it is "{version}"); API Gateway refuses this authorizer. Set the version '
+            "to 2.0, or return an IAM policy and drop EnableSimpleResponses."
+        )
     return Authorizer(
         name,
         "REQUEST",
         _function_of(config.get("FunctionArn"), functions, name),
         sources,
         ttl=int(identity.get("ReauthorizeEvery", SAM_DEFAULT_TTL)),
-        payload_version=str(config.get("AuthorizerPayloadFormatVersion", "2.0")),
-        simple_responses=bool(config.get("EnableSimpleResponses", False)),
+        payload_version=version,
+        simple_responses=simple,
     )
 
 
-def load_model(parameters: dict[str, str], path: Path = TEMPLATE) -> Model:
-    """Read the template with these parameter values (defaults fill the rest)."""
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+def _payload_version(value: Any, where: str) -> str:
+    """Return a payload format version as AWS accepts it ("1.0" or "2.0"), or refuse it."""
+    # YAML reads an unquoted 2.0 as a float; str() gives "2.0" back.
+    version = str(value)
+    if version not in PAYLOAD_VERSIONS:
+        raise TemplateError(
+            f'{where} is "{version}"; API Gateway accepts only "1.0" or "2.0" and refuses '
+            "to deploy anything else."
+        )
+    return version
+
+
+def _header_case(value: str | None) -> str:
+    case = (value if value is not None else os.environ.get(HEADER_CASE_ENV) or "title").lower()
+    if case not in HEADER_CASES:
+        raise TemplateError(
+            f"{HEADER_CASE_ENV} (header name case of REST events) must be 'title' or "
+            f"'lower', not {case!r}"
+        )
+    return case
+
+
+def _unreadable(logical_id: str, resource: dict[str, Any]) -> str | None:
+    """Say why an API resource cannot be served, or None when it is readable (or no API)."""
+    kind = resource.get("Type", "")
+    props = resource.get("Properties") or {}
+    if kind in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi"):
+        for key in ("DefinitionBody", "DefinitionUri"):
+            if key in props:
+                return (
+                    f"{logical_id} ({kind}) is defined by an OpenAPI {key}, which the "
+                    "emulator does not read"
+                )
+        return None
+    if kind in ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"):
+        return (
+            f"{logical_id} ({kind}) is a native API Gateway resource, which the emulator "
+            "does not read"
+        )
+    return None
+
+
+def load_model(
+    parameters: dict[str, str], path: Path = TEMPLATE, *, header_case: str | None = None
+) -> Model:
+    """Read the template with these parameter values (defaults fill the rest).
+
+    `header_case` says how REST and HTTP payload 1.0 events spell header names. AWS passes
+    REST header names as the client sent them, but the emulator's WSGI server hands them
+    over without their case: "title" (the default) writes `X-Custom-Header`, as HTTP/1.1
+    clients usually send it; "lower" writes `x-custom-header`, as every HTTP/2 client
+    sends it. None reads the LAB_GATEWAY_HEADER_CASE environment variable.
+    """
+    case = _header_case(header_case)
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+    except yaml.YAMLError as error:
+        raise TemplateError(f"{path.name} is not valid YAML: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("Resources", {}), dict):
         raise TemplateError("not a SAM template: expected a mapping with a Resources mapping")
     resources: dict[str, Any] = document.get("Resources", {})
@@ -307,19 +408,42 @@ def load_model(parameters: dict[str, str], path: Path = TEMPLATE) -> Model:
         )
 
     apis: dict[str, Api] = {}
+    unreadable: dict[str, str] = {}
+    others: list[str] = []
     for logical_id, resource in resources.items():
+        reason = _unreadable(logical_id, resource)
+        if reason is not None:
+            unreadable[logical_id] = reason
+            continue
         kind = {"AWS::Serverless::Api": "REST", "AWS::Serverless::HttpApi": "HTTP"}.get(
             resource.get("Type", "")
         )
         if kind is None:
+            if str(resource.get("Type", "")).startswith(
+                ("AWS::ApiGateway::", "AWS::ApiGatewayV2::")
+            ):
+                others.append(f"{logical_id} ({resource['Type']})")
             continue
         props = resolve(resource.get("Properties", {}))
+        variables = props.get("Variables" if kind == "REST" else "StageVariables") or {}
+        if not isinstance(variables, dict):
+            raise TemplateError(
+                f"{logical_id}: stage variables must be a mapping of names to values"
+            )
         api = Api(
             logical_id,
             kind,
             props.get("Name", logical_id),
             props.get("StageName", "$default"),
             api_id_for(logical_id),
+            stage_variables={str(k): str(v) for k, v in variables.items()},
+            # SAM writes "/" as "~1" in BinaryMediaTypes (image~1png); HTTP APIs have none.
+            binary_media_types=tuple(
+                str(t).replace("~1", "/").lower()
+                for t in (props.get("BinaryMediaTypes") or ())
+                if kind == "REST"
+            ),
+            header_case=case,
         )
         auth = props.get("Auth") or {}
         for name, config in (auth.get("Authorizers") or {}).items():
@@ -336,9 +460,18 @@ def load_model(parameters: dict[str, str], path: Path = TEMPLATE) -> Model:
                 continue
             eprops = event.get("Properties", {})
             api_ref = eprops.get("RestApiId") or eprops.get("ApiId") or ""
+            if api_ref.removeprefix("local-") in unreadable:
+                continue  # its API is reported below
             api = apis.get(api_ref.removeprefix("local-"))
             if api is None:
                 raise TemplateError(f"{logical_id}.{event_name}: unknown API {api_ref!r}")
+            if event["Type"] == "HttpApi":
+                payload_version = _payload_version(
+                    eprops.get("PayloadFormatVersion", "2.0"),
+                    f"{logical_id}.{event_name}: PayloadFormatVersion",
+                )
+            else:
+                payload_version = "1.0"  # REST Lambda proxy integrations have only 1.0
             auth = eprops.get("Auth") or {}
             authorizer_name = auth.get("Authorizer")
             if authorizer_name == "NONE":
@@ -356,9 +489,24 @@ def load_model(parameters: dict[str, str], path: Path = TEMPLATE) -> Model:
                     authorizer,
                     f"{api.arn_prefix()}/{method}{eprops['Path']}",
                     tuple(auth.get("AuthorizationScopes", ())),
+                    payload_version,
                 )
             )
     for api in apis.values():
         api.authorizers.pop("__default__", None)
         api.routes.sort(key=lambda r: (r.path, r.method))
-    return Model(list(apis.values()), functions, values)
+    warnings = [f"{reason}: not served." for reason in unreadable.values()]
+    if others:
+        warnings.append("Native API Gateway resources are not applied: " + ", ".join(others) + ".")
+    if unreadable and not apis:
+        raise TemplateError(
+            f"{path.name} declares no API the emulator can read: "
+            + "; ".join(unreadable.values())
+            + ". "
+            + SUPPORTED
+        )
+    if warnings:
+        warnings.append(SUPPORTED)
+        for warning in warnings:
+            log.warning("%s", warning)
+    return Model(list(apis.values()), functions, values, warnings)
