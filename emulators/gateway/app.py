@@ -109,14 +109,16 @@ class Gateway:
             if stages is None:
                 return self.local.dispatch(Request(environ))(environ, start_response)
             api = stages.get(parts[2])
+            within = "/" + (parts[3] if len(parts) == 4 else "")
+            if api is None and "$default" in stages:
+                # A $default stage is served at the API's root: no stage in the URL.
+                api, within = stages["$default"], "/" + path.split("/", 2)[2]
             if api is None:
                 answer = self._unknown_stage(stages, parts[2])
             else:
                 # The API path skips Werkzeug's request and response objects: a request
                 # through the emulator should cost little next to the work it emulates.
-                answer, trace = self.handle(
-                    api, environ, "/" + (parts[3] if len(parts) == 4 else "")
-                )
+                answer, trace = self.handle(api, environ, within)
                 self.traces.keep(trace)
             start_response(
                 status_line(answer.status),

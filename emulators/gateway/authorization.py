@@ -45,6 +45,7 @@ from .policy import evaluate
 from .policy import malformed
 from .template import Api
 from .template import Authorizer
+from .template import Route
 from .traces import TraceAuthorizer
 from .traces import TracePolicy
 from .traces import redact_event
@@ -269,7 +270,7 @@ class LambdaAuthorizer(AuthorizerType):
         route = exchange.route
         assert route is not None
         if config.kind == "TOKEN":
-            event = events.token_authorizer_event(route, identity[0] or "")
+            event = events.token_authorizer_event(route, identity[0] or "", request)
         else:
             event = events.request_authorizer_event(
                 self.api, route, request, [v or "" for v in identity], config.payload_version
@@ -290,7 +291,7 @@ class LambdaAuthorizer(AuthorizerType):
         if self.ttl > 0:
             self.services.cache.put(key, response, self.ttl)
         decision_reason = (block.get("decision") or {}).get("reason")
-        verdict = self._verdict(response, arn, False, decision_reason)
+        verdict = self._verdict(route, response, arn, False, decision_reason)
         block.update(verdict.block)  # type: ignore[typeddict-item]
         return self._apply(exchange, verdict, block)
 
@@ -299,7 +300,8 @@ class LambdaAuthorizer(AuthorizerType):
         arn = exchange.request.arn
         hit = entry.verdicts.get(arn)
         if hit is None:
-            verdict = self._verdict(entry.response, arn, True, None)
+            assert exchange.route is not None
+            verdict = self._verdict(exchange.route, entry.response, arn, True, None)
             block: TraceAuthorizer = {  # type: ignore[typeddict-item]
                 **self.trace_fields,
                 "identity_source_present": True,
@@ -332,14 +334,21 @@ class LambdaAuthorizer(AuthorizerType):
         return Grant(json_native_copy(verdict.context))
 
     def _verdict(
-        self, response: dict[str, Any], arn: str, hit: bool, decision_reason: str | None
+        self,
+        route: Route,
+        response: dict[str, Any],
+        arn: str,
+        hit: bool,
+        decision_reason: str | None,
     ) -> Verdict:
-        """Work out what an authorizer's answer means for a request's ARN."""
+        """Work out what an authorizer's answer means for a request's ARN (and its route,
+        whose payload version shapes the context the integration receives)."""
         context = response.get("context") or {}
         if self.config.simple_responses:
             if response.get("isAuthorized") is True:
                 reason = context.get("reason", "allowed")
-                return Verdict({"outcome": "allow", "reason": reason}, None, {"lambda": context})
+                granted = events.lambda_authorizer_context(self.api, route, context, None)
+                return Verdict({"outcome": "allow", "reason": reason}, None, granted)
             return Verdict(
                 {"outcome": "deny", "reason": context.get("reason") or decision_reason},
                 None,
@@ -371,9 +380,8 @@ class LambdaAuthorizer(AuthorizerType):
                     k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in context.items()
                 }
                 return Verdict(block, policy, {**flat, "principalId": principal})
-            if self.config.payload_version == "2.0":
-                return Verdict(block, policy, {"lambda": context})
-            return Verdict(block, policy, {**context, "principalId": principal})
+            granted = events.lambda_authorizer_context(self.api, route, context, principal)
+            return Verdict(block, policy, granted)
         block["outcome"] = "deny"
         if result.effect == "Deny":
             summary = f"The policy explicitly denies {arn} (statement resource {result.resource})."
@@ -456,9 +464,8 @@ class JwtAuthorizer(AuthorizerType):
             }
         if outcome.status == 200:
             block["outcome"] = "allow"
-            return Grant(
-                {"jwt": {"claims": render_claims(outcome.claims), "scopes": outcome.scopes}}
-            )
+            claims = render_claims(outcome.claims)
+            return Grant(events.jwt_authorizer_context(route, claims, outcome.scopes))
         block["outcome"] = "unauthorized" if outcome.status == 401 else "deny"
         headers = (
             ()

@@ -87,7 +87,7 @@ class LocalEndpoints:
                     "title": api.name,
                     "type": api.kind,
                     "stage": api.stage,
-                    "base_url": f"{gateway.base_url}/{api.api_id}/{api.stage}",
+                    "base_url": f"{gateway.base_url}/{api.api_id}{api.stage_path}",
                     "stage_variables": dict(api.stage_variables),
                     "authorizers": [
                         self._describe_authorizer(api, name) for name in api.authorizers

@@ -20,11 +20,11 @@ says: on REST only when the binary media types match, on HTTP APIs always.
 from __future__ import annotations
 
 import base64
-import fnmatch
 import json
 from http import HTTPStatus
 from typing import Any
 
+from .events import binary_media_type_matches
 from .exchange import Answer
 from .exchange import Refusal
 from .template import Api
@@ -114,19 +114,11 @@ def status_line(code: int) -> str:
         return str(code)
 
 
-def media_type_matches(patterns: tuple[str, ...], content_type: str | None) -> bool:
-    """Tell whether a Content-Type or Accept value names one of the binary media types.
-
-    Patterns may use wildcards (`image/*`, `*/*`); parameters (`; charset=...`) and, for
-    Accept, each listed type count.
-    """
-    if not patterns or not content_type:
-        return False
-    for part in content_type.split(","):
-        media_type = part.split(";", 1)[0].strip().lower()
-        if media_type and any(fnmatch.fnmatchcase(media_type, p.lower()) for p in patterns):
-            return True
-    return False
+def _binary(api: Api, value: str | None) -> bool:
+    """Whether a Content-Type, or any type an Accept header lists, is a binary media type."""
+    return bool(value) and any(
+        binary_media_type_matches(api, part) for part in (value or "").split(",")
+    )
 
 
 def map_proxy_response(
@@ -167,9 +159,7 @@ def map_proxy_response(
         raw = b""
     elif isinstance(body, str):
         decode = result.get("isBase64Encoded") is True and (
-            api.kind == "HTTP"
-            or media_type_matches(api.binary_media_types, accept)
-            or media_type_matches(api.binary_media_types, content_type)
+            api.kind == "HTTP" or _binary(api, accept) or _binary(api, content_type)
         )
         if decode:
             try:

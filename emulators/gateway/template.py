@@ -163,7 +163,8 @@ class Route:
 
     @cached_property
     def key(self) -> str:
-        return f"{self.method} {self.path}"
+        """The route key: `GET /items/{id}`, or `$default` for an HTTP API's catch-all."""
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
 
 
 @dataclass
@@ -248,12 +249,13 @@ def _function_of(ref: Any, functions: dict[str, Function], where: str) -> Functi
 
 
 def _identity_sources(identity: dict[str, Any]) -> tuple[str, ...]:
-    """Turn SAM's `Identity` (Headers, QueryStrings, Context, StageVariables) into sources."""
+    """Turn SAM's `Identity` into sources, in the order SAM's translator writes them:
+    Headers, QueryStrings, StageVariables, Context."""
     return (
         tuple(f"$request.header.{h}" for h in identity.get("Headers", ()))
         + tuple(f"$request.querystring.{q}" for q in identity.get("QueryStrings", ()))
-        + tuple(f"$context.{c}" for c in identity.get("Context", ()))
         + tuple(f"$stageVariables.{s}" for s in identity.get("StageVariables", ()))
+        + tuple(f"$context.{c}" for c in identity.get("Context", ()))
     )
 
 
@@ -311,7 +313,9 @@ def _http_authorizer(
         "REQUEST",
         _function_of(config.get("FunctionArn"), functions, name),
         sources,
-        ttl=int(identity.get("ReauthorizeEvery", SAM_DEFAULT_TTL)),
+        # SAM's HttpApi LambdaAuthorizationIdentity has no default TTL (REST's is 300):
+        # without ReauthorizeEvery nothing is cached.
+        ttl=int(identity.get("ReauthorizeEvery", 0)),
         payload_version=version,
         simple_responses=simple,
     )

@@ -104,7 +104,7 @@ def test_http_api_sends_unmatched_requests_to_the_default_route(served: Served) 
 
     assert response.status_code == 200
     trace = served.trace(response)
-    assert trace["request"]["route"].endswith("$default")
+    assert trace["request"]["route"] == "$default"
     assert trace["integration"]["function"] == "CatchAllFunction"
 
 
@@ -186,3 +186,53 @@ def test_an_http_stage_that_does_not_exist_is_a_bare_not_found(served: Served) -
     assert response.status_code == 404
     assert response.json() == {"message": "Not Found"}
     assert "apigw-requestid" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("api", "sources"),
+    [
+        (
+            "RestRoutesApi",
+            [
+                "method.request.header.Authorization",
+                "stageVariables.tenant",
+                "context.httpMethod",
+            ],
+        ),
+        (
+            "HttpRoutesApi",
+            ["$request.header.Authorization", "$stageVariables.tenant", "$context.routeKey"],
+        ),
+    ],
+)
+def test_stage_variables_and_context_variables_are_identity_sources(
+    served: Served, api: str, sources: list[str]
+) -> None:
+    # Every identity source is present (the stage declares `tenant`): the authorizer runs.
+    response = served.call(api, "GET", "/by-stage", headers={"Authorization": "stage-test"})
+
+    assert response.status_code == 200, response.text
+    authorizer = served.trace(response)["authorizer"]
+    assert authorizer["identity_sources"] == sources
+    assert authorizer["invoked"] is True
+
+
+def test_an_http_authorizer_without_reauthorize_every_caches_nothing(served: Served) -> None:
+    # SAM's HttpApi identity has no default TTL (REST's has 300).
+    headers = {"Authorization": "no-ttl"}
+    served.call("HttpRoutesApi", "GET", "/by-stage", headers=headers)
+    second = served.call("HttpRoutesApi", "GET", "/by-stage", headers={**headers, "X-Deny": "yes"})
+
+    assert second.status_code == 403
+    assert served.trace(second)["authorizer"]["cache"] == "off"
+
+
+def test_a_default_stage_is_served_at_the_api_root(served: Served) -> None:
+    catalogue = requests.get(served.url + "/", timeout=5).json()
+    api = next(a for a in catalogue["apis"] if a["name"] == "DefaultStageApi")
+
+    response = requests.get(api["base_url"] + "/hello", timeout=5)
+
+    assert api["base_url"] == f"{served.url}/{api['id']}"
+    assert response.status_code == 200
+    assert served.trace(response)["request"]["route"] == "GET /hello"
