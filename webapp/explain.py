@@ -1,8 +1,13 @@
 """Explain a call's outcome in plain words: what API Gateway did, what the authorizer decided
 and why, which policy statement matched.
 
-The explanation comes from the local gateway's trace when there is one; against AWS, from
-the status, the headers and what the web app can read in the token it sent.
+The explanation comes from the local gateway's trace when there is one (a documented JSON
+contract, the README's "The trace", read here only through the views below), led by the
+stage that decided (`decided_by`): API Gateway before any authorizer, the authorizer or a
+cached policy, or the function. Against AWS it comes from the status, the headers and what
+the web app can read in the token it sent. The stages and their answers follow
+https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-use-lambda-authorizer.html
+and https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html.
 """
 
 from __future__ import annotations
