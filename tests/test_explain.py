@@ -1,4 +1,6 @@
-"""Explanations of call outcomes, and the curl commands the Ping page offers."""
+"""Explanations of call outcomes without a trace (as against AWS), and the curl commands the
+Ping page offers. Explanations from the gateway's trace are tested on real traces in
+`test_trace_contract.py`."""
 
 from __future__ import annotations
 
@@ -32,112 +34,6 @@ def result(status: int, trace: dict[str, Any] | None = None, **kwargs: Any) -> C
         trace_available=trace is not None,
         **kwargs,
     )
-
-
-def trace(**authorizer: Any) -> dict[str, Any]:
-    return {
-        "request": {"method": "GET", "path": "/private", "route": "GET /private"},
-        "authorizer": {
-            "style": "Lambda TOKEN authorizer",
-            "identity_source_present": True,
-            "identity_sources": ["$request.header.Authorization"],
-            "type": "TOKEN",
-            "ttl": 300,
-            **authorizer,
-        },
-        "policy": None,
-        "integration": None,
-        "summary": "summary line",
-        "status": 401,
-    }
-
-
-def test_an_invoked_authorizer_refusing_an_expired_token() -> None:
-    explanation = explain(
-        result(
-            401,
-            trace(
-                invoked=True,
-                cache="miss",
-                cold_start=True,
-                duration_ms=4.2,
-                outcome="unauthorized",
-                reason="token_expired",
-                decision={"reason": "token_expired", "detail": "the token expired 3 minutes ago"},
-            ),
-        ),
-        None,
-        API,
-    )
-
-    assert explanation.headline == ("401: the token has expired (the token expired 3 minutes ago).")
-    assert "invoked the Lambda TOKEN authorizer (cold start, 4.2 ms)" in explanation.steps[1]
-    assert explanation.authorizer_invoked is True
-    assert "authorizer" in explanation.hops
-
-
-def test_a_cached_deny_is_explained_by_what_the_route_needs() -> None:
-    explanation = explain(
-        result(
-            403,
-            {
-                **trace(
-                    invoked=False,
-                    cache="hit",
-                    outcome="deny",
-                    reason="explicit_deny",
-                    context={
-                        "denied": "GET /admin needs read:admin; POST /notes needs write:notes"
-                    },
-                ),
-                "request": {"method": "GET", "path": "/admin", "route": "GET /admin"},
-                "policy": {
-                    "arn": "arn:…/dev/GET/admin",
-                    "effect": "Deny",
-                    "resource": "arn:…/GET/admin",
-                },
-            },
-        ),
-        None,
-        API,
-    )
-
-    assert explanation.reason_code == "insufficient_permission"
-    assert "GET /admin needs `read:admin`" in explanation.headline
-    assert any("reused the policy it cached" in step for step in explanation.steps)
-    assert any("explicitly denies" in step for step in explanation.steps)
-    assert explanation.cache == "hit"
-
-
-def test_a_missing_identity_source() -> None:
-    explanation = explain(
-        result(
-            401,
-            trace(
-                identity_source_present=False,
-                invoked=False,
-                reason="identity_source_missing",
-                outcome="unauthorized",
-            ),
-        ),
-        None,
-        API,
-    )
-
-    assert "no Authorization header was sent" in explanation.headline
-
-
-def test_an_unknown_route() -> None:
-    unknown = {
-        "request": {"method": "GET", "path": "/nope", "route": None},
-        "summary": "No GET /nope route",
-        "authorizer": None,
-    }
-
-    explanation = explain(result(403, unknown), None, API)
-
-    assert explanation.headline.startswith("403")
-    assert "No GET /nope route" in explanation.steps[0]
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,13 @@
 """Explain a call's outcome in plain words: what API Gateway did, what the authorizer decided
 and why, which policy statement matched.
 
-The explanation comes from the local gateway's trace when there is one; against AWS, from
-the status, the headers and what the web app can read in the token it sent.
+The explanation comes from the local gateway's trace when there is one (a documented JSON
+contract, the README's "The trace", read here only through the views below), led by the
+stage that decided (`decided_by`): API Gateway before any authorizer, the authorizer or a
+cached policy, or the function. Against AWS it comes from the status, the headers and what
+the web app can read in the token it sent. The stages and their answers follow
+https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-use-lambda-authorizer.html
+and https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html.
 """
 
 from __future__ import annotations
@@ -18,27 +23,34 @@ from .tokens import classify
 from .tokens import decode
 from .tokens import relative
 
+# Every reason code the gateway's trace can carry, in words. The codes come from the
+# authorizer (`authorizer/`: its decision line), API Gateway's own JWT authorizer and the
+# gateway's stages; a test reads them from that source, so a new code without words fails.
 REASONS = {
     "allowed": "the token is valid and carries what the route needs",
-    "identity_source_missing": "no Authorization header was sent, so API Gateway refused the "
-    "call without invoking the authorizer",
-    "validation_expression": "the Authorization header does not match the authorizer's "
-    "validation expression (it must read `Bearer <token>`, capital B),"
-    " so API Gateway refused it without invoking the authorizer",
-    "missing_token": "no token was sent",
+    # API Gateway, before any authorizer runs:
+    "identity_source_missing": "no Authorization header was sent (or it was empty), so API "
+    "Gateway answered 401 itself, without invoking the authorizer",
+    "validation_expression": "the Authorization header does not match the TOKEN authorizer's "
+    "validation expression, so API Gateway answered 401 itself, without invoking the authorizer",
+    # The token, as the Lambda authorizer or the JWT authorizer reads it:
+    "missing_token": "no token was sent (the Authorization header is missing or empty)",
     "not_bearer": "the Authorization header does not use the Bearer scheme",
-    "malformed_token": "the token is not a well-formed JWT",
+    "malformed_token": "the token is not a well-formed JWT (or the header does not carry "
+    "exactly one token after `Bearer `)",
     "token_too_large": "the token is larger than the authorizer accepts",
     "opaque_token": "this is an opaque access token: it was issued without an `audience`, so "
     "only the identity provider's /userinfo accepts it",
     "encrypted_token": "this is an encrypted token (JWE); the API takes signed JWTs",
-    "alg_not_allowed": "the token is not signed with RS256, the only algorithm accepted",
+    "alg_not_allowed": "the token's signing algorithm (`alg`) is not accepted (the Lambda "
+    "authorizer takes RS256 only, API Gateway's JWT authorizer RSA algorithms only)",
     "crit_unsupported": "the token asks for extensions (`crit`) the API does not implement",
     "header_key_reference": "the token names its own key (jku/x5u/x5c/jwk); keys come only "
     "from the issuer's JWKS",
     "wrong_token_type": "the token's `typ` says it is not an access token",
     "kid_missing": "the token has no key id (`kid`)",
-    "unknown_kid": "the token's key id is not in the issuer's JWKS",
+    "unknown_kid": "the token's key id (`kid`) is not among the issuer's signing keys (API "
+    "Gateway's JWT authorizer says the same when it cannot fetch them)",
     "jwks_unavailable": "the authorizer could not fetch the issuer's signing keys",
     "bad_signature": "the signature does not match: the token was altered or forged",
     "wrong_issuer": "the token was issued by someone else than the configured issuer",
@@ -46,19 +58,51 @@ REASONS = {
     "id_token": "this is an ID token: its audience is the client id, not the API",
     "missing_claim": "the token lacks a required claim",
     "invalid_claim": "a claim has the wrong type",
+    "invalid_claims": "the token's claims are invalid",
     "token_expired": "the token has expired",
     "token_not_yet_valid": "the token is not valid yet (`nbf`)",
-    "issued_in_future": "the token claims to be issued in the future",
+    "issued_in_future": "the token claims to be issued in the future (`iat`)",
+    # The route:
     "insufficient_permission": "the token is valid but lacks the permission this route needs",
     "insufficient_scope": "the token's `scope` has none of the scopes this route requires",
     "unknown_route": "the authorizer does not know this route, so it denies it",
     "explicit_deny": "the cached policy explicitly denies this route",
     "implicit_deny": "no Allow statement of the cached policy covers this route",
-    "misconfigured": "the authorizer is misconfigured and refuses everything",
-    "authorizer_error": "the authorizer failed",
-    "authorizer_malformed_response": "the authorizer returned a malformed response",
-    "invalid_claims": "the token's claims are invalid",
+    # The authorizer itself:
+    "misconfigured": "the authorizer is misconfigured (a setting is missing or invalid) and "
+    "refuses everything",
+    "bad_event": "the authorizer could not read a method or route ARN in the event API Gateway "
+    "sent it, so it refused the call",
+    "internal_error": "the authorizer hit an unexpected error and refused the call rather than "
+    "risk allowing it (its log has the details)",
+    "unauthorized": "the authorizer raised `Unauthorized` without logging a reason of its own",
+    "authorizer_error": "the authorizer function failed (it raised an error other than "
+    "`Unauthorized`, or timed out), which API Gateway answers with 500",
+    "authorizer_malformed_response": "the authorizer returned a response API Gateway cannot "
+    "use (no `principalId`, a bad policy or context, `isAuthorized` not a boolean), which it "
+    "answers with 500",
 }
+
+# Codes whose detail (from the authorizer's decision line or the JWT authorizer) names what
+# exactly was wrong. Other details may quote the request (a `not_bearer` scheme can be the
+# start of a token), so they stay in the trace.
+_DETAILED = frozenset(
+    (
+        "token_expired",
+        "token_not_yet_valid",
+        "issued_in_future",
+        "insufficient_permission",
+        "wrong_issuer",
+        "wrong_audience",
+        "unknown_kid",
+        "insufficient_scope",
+        "alg_not_allowed",
+        "missing_claim",
+        "invalid_claim",
+        "invalid_claims",
+        "malformed_token",
+    )
+)
 
 STATUS_MEANINGS = {
     200: "the call went through",
@@ -88,18 +132,13 @@ class Explanation:
 
 def reason_words(code: str | None, detail: str | None = None) -> str:
     """Put a reason code in plain words, with the authorizer's detail when it adds to it."""
-    words = REASONS.get(code or "", code or "no reason recorded")
-    if detail and code in (
-        "token_expired",
-        "token_not_yet_valid",
-        "insufficient_permission",
-        "wrong_issuer",
-        "wrong_audience",
-        "unknown_kid",
-        "id_token",
-        "insufficient_scope",
-    ):
-        return f"{words} ({detail.rstrip('.')})"
+    if not code:
+        return "no reason recorded"
+    words = REASONS.get(code, code)
+    if detail and code in _DETAILED:
+        detail = detail.strip().rstrip(".")
+        if detail.lower() not in words.lower():  # the JWT authorizer's details repeat ours
+            return f"{words} ({detail})"
     return words
 
 
@@ -112,104 +151,305 @@ def explain(
     status = result.status or 0
     meaning = STATUS_MEANINGS.get(status, "")
     if result.trace:
-        return _from_trace(result, status, meaning)
+        return _from_trace(TraceView(result.trace), status, meaning)
     return _without_trace(result, status, meaning, sent_token, expected_audience, now)
 
 
-def _from_trace(result: CallResult, status: int, meaning: str) -> Explanation:
-    trace = result.trace or {}
-    authorizer = trace.get("authorizer")
-    steps = []
-    route = (trace.get("request") or {}).get("route")
+# The gateway's trace -------------------------------------------------------------------------
+# The trace is a documented JSON contract (the README's "The trace"; typed by the gateway's
+# `traces.py`). This page reads it only through the views below: each declares the keys it
+# reads and the gateway type that documents them, and a test checks one against the other,
+# so a renamed key fails a test instead of silently emptying the explanation.
+
+
+class _Key:
+    """One key of a trace block, read as `view.key`: the value, `default` when absent, or the
+    nested block wrapped in `view` (None when absent and `optional`)."""
+
+    def __init__(
+        self, default: Any = None, view: type[_Block] | None = None, optional: bool = False
+    ) -> None:
+        self.default = default
+        self.view = view
+        self.optional = optional
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, block: _Block | None, owner: type | None = None) -> Any:
+        if block is None:
+            return self
+        value = block._data.get(self.name, self.default)
+        if self.view is None:
+            return value
+        if isinstance(value, dict):
+            return self.view(value)
+        return None if self.optional else self.view({})
+
+
+class _Block:
+    """A read-only view of one JSON object of the trace."""
+
+    contract = ""  # the TypedDict of the gateway's traces.py that documents this block
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    @classmethod
+    def keys(cls) -> dict[str, _Key]:
+        """The keys this page reads from the block."""
+        return {k: v for k, v in vars(cls).items() if isinstance(v, _Key)}
+
+
+class _Error(_Block):
+    contract = "TraceError"
+    type = _Key("")
+    message = _Key()
+
+
+class _Decision(_Block):
+    contract = "TraceDecision"
+    reason = _Key()
+    detail = _Key()
+
+
+class _Request(_Block):
+    contract = "TraceRequest"
+    method = _Key("")
+    path = _Key("")
+    route = _Key()
+
+
+class _Authorizer(_Block):
+    contract = "TraceAuthorizer"
+    type = _Key("")
+    style = _Key("authorizer")
+    identity_sources = _Key(())
+    ttl = _Key(0)
+    identity_source_present = _Key(False)
+    invoked = _Key(False)
+    cache = _Key()
+    outcome = _Key()
+    reason = _Key()
+    detail = _Key()
+    decision = _Key(view=_Decision)
+    context = _Key()
+    cached_decision_reason = _Key()
+    error = _Key(view=_Error, optional=True)
+    cold_start = _Key(False)
+    duration_ms = _Key(0.0)
+
+
+class _Policy(_Block):
+    contract = "TracePolicy"
+    arn = _Key("")
+    effect = _Key("")
+    resource = _Key()
+
+
+class _Integration(_Block):
+    contract = "TraceIntegration"
+    function = _Key("the function")
+    cold_start = _Key(False)
+    status = _Key()
+    error = _Key(view=_Error, optional=True)
+
+
+class TraceView(_Block):
+    """The whole trace of one request."""
+
+    contract = "Trace"
+    request = _Key(view=_Request)
+    authorizer = _Key(view=_Authorizer, optional=True)
+    policy = _Key(view=_Policy, optional=True)
+    integration = _Key(view=_Integration, optional=True)
+    status = _Key(0)
+    decided_by = _Key()
+    summary = _Key("")
+
+
+TRACE_VIEWS = (TraceView, _Request, _Authorizer, _Decision, _Error, _Policy, _Integration)
+
+_VERDICTS = {
+    "allow": "allowed the call",
+    "deny": "denied the call",
+    "unauthorized": "refused the token",
+    "error": "failed",
+}
+_POLICY_VERDICTS = {"Allow": "allows the call", "Deny": "denies the call"}
+_POLICY_EFFECTS = {"Allow": "allows", "Deny": "explicitly denies", "ImplicitDeny": "does not cover"}
+_CODE_OF_EFFECT = {"Allow": "allowed", "Deny": "explicit_deny", "ImplicitDeny": "implicit_deny"}
+_CODE_OF_OUTCOME = {
+    "allow": "allowed",
+    "unauthorized": "unauthorized",
+    "error": "authorizer_error",
+}
+
+
+def _source_names(sources: Any) -> str:
+    """The request parts an authorizer reads, in words: `Authorization header`."""
+    names = []
+    for source in sources or ():
+        for prefix, kind in (
+            ("$request.header.", "header"),
+            ("method.request.header.", "header"),
+            ("$request.querystring.", "query parameter"),
+            ("method.request.querystring.", "query parameter"),
+        ):
+            if source.startswith(prefix):
+                names.append(f"{source.removeprefix(prefix)} {kind}")
+    return " or ".join(names)
+
+
+def _reason(authorizer: _Authorizer, policy: _Policy | None) -> str | None:
+    """The reason code of the authorizer stage, never None when it refused or allowed.
+
+    A Lambda authorizer of one's own logs no decision line: then the policy's effect or the
+    outcome says what happened.
+    """
+    code = authorizer.reason or authorizer.decision.reason
+    if not code and policy is not None:
+        code = _CODE_OF_EFFECT.get(policy.effect)
+    return code or _CODE_OF_OUTCOME.get(authorizer.outcome or "")
+
+
+def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
+    request = trace.request
+    stage = trace.decided_by
     hops = ["webapp", "gateway"]
-    if route is None:
-        steps.append(f"API Gateway has no {result.method} route here: {trace.get('summary')}")
-        return Explanation(f"{status}: {meaning}.", steps, hops=hops)
-    steps.append(f"API Gateway matched the route {route}.")
-    explanation = Explanation("", steps, hops=hops)
+    explanation = Explanation("", [], hops=hops)
+    steps = explanation.steps
+    if stage == "request":
+        explanation.headline = f"{status}: API Gateway refused the request itself: {meaning}."
+        steps.append(trace.summary)
+        return explanation
+    if stage == "routing" or request.route is None:
+        explanation.headline = (
+            f"{status}: API Gateway has no {request.method} {request.path} route, so no "
+            "authorizer or function ran."
+        )
+        steps.append(trace.summary)
+        return explanation
+    steps.append(f"API Gateway matched the route {request.route}.")
+    authorizer = trace.authorizer
+    policy = trace.policy
+    verdict = ""  # who decided and how, for the headline
     if authorizer is None:
         steps.append("The route has no authorizer: anyone may call it.")
     else:
-        explanation.authorizer_invoked = bool(authorizer.get("invoked"))
-        explanation.cache = authorizer.get("cache")
-        style = authorizer.get("style", "authorizer")
-        if not authorizer.get("identity_source_present"):
-            steps.append(
-                f"The {style} needs {', '.join(authorizer.get('identity_sources', []))}"
-                ", which the request did not carry."
-            )
-        elif authorizer.get("type") == "JWT":
-            steps.append(f"API Gateway's own {style} checked the token (no Lambda involved).")
-        elif authorizer.get("cache") == "hit":
-            steps.append(
-                f"The {style} was not invoked: API Gateway reused the policy it cached "
-                f"for this token (TTL {authorizer.get('ttl')} s)."
-            )
-        elif authorizer.get("invoked"):
-            start = "cold start" if authorizer.get("cold_start") else "warm"
-            steps.append(
-                f"API Gateway invoked the {style} ({start}, "
-                f"{authorizer.get('duration_ms', 0):.1f} ms)."
-            )
-            hops.append("authorizer")
-        decision = authorizer.get("decision") or {}
-        code = authorizer.get("reason") or decision.get("reason")
-        detail = decision.get("detail") or authorizer.get("detail")
-        needed = _needed_permission(authorizer.get("context"), route)
+        explanation.authorizer_invoked = bool(authorizer.invoked)
+        explanation.cache = authorizer.cache
+        style = authorizer.style
+        code = _reason(authorizer, policy)
+        detail = authorizer.decision.detail or authorizer.detail
+        needed = _needed_permission(authorizer.context, request.route)
         if code == "explicit_deny" and needed:
             # A cached policy written for another route: it denied this one up front.
             code = "insufficient_permission"
-            detail = f"{route} needs `{needed}`; the policy cached for this token denies it"
+            detail = f"{request.route} needs `{needed}`; the policy cached for this token denies it"
         explanation.reason_code = code
         explanation.detail = detail
-        outcome = authorizer.get("outcome")
-        verdict = {
-            "allow": "allowed the call",
-            "deny": "denied the call",
-            "unauthorized": "refused the token",
-            "error": "failed",
-        }.get(outcome or "", outcome or "decided")
-        steps.append(f"The authorizer {verdict}: {reason_words(code, detail)}.")
-        if authorizer.get("cached_decision_reason") and code != "allowed":
+        words = reason_words(code, detail)
+        if stage == "identity_source":
+            # API Gateway's own check: the authorizer never ran, so it decided nothing (the
+            # words of these codes say so).
+            names = _source_names(authorizer.identity_sources)
+            if code == "identity_source_missing" and names and names != "Authorization header":
+                words = words.replace("Authorization header", names)
+            steps.append(trace.summary)
+        elif authorizer.type == "JWT":
+            verdict = f"API Gateway's {style} {_VERDICTS.get(authorizer.outcome or '', 'decided')}"
+            if not authorizer.identity_source_present:
+                steps.append(
+                    f"API Gateway's {style} found no token in "
+                    f"{', '.join(authorizer.identity_sources)}."
+                )
+            else:
+                steps.append(f"API Gateway's own {style} checked the token (no Lambda involved).")
+            steps.append(f"It {_VERDICTS.get(authorizer.outcome or '', 'decided')}: {words}.")
+        elif authorizer.cache == "hit":
+            effect = policy.effect if policy is not None else ""
+            verdict = (
+                "the policy API Gateway cached for this token "
+                f"{_POLICY_VERDICTS.get(effect, 'does not allow the call')}"
+            )
             steps.append(
-                "The cached policy was written when the token first came; it lists "
-                "every route with Allow or Deny."
+                f"API Gateway did not invoke the {style}: it reused the policy it cached for "
+                f"this token (TTL {authorizer.ttl} s)."
             )
-        policy = trace.get("policy")
-        if policy:
-            explanation.policy = policy
-            effect = {
-                "Allow": "allows",
-                "Deny": "explicitly denies",
-                "ImplicitDeny": "does not cover",
-            }.get(policy.get("effect"), "?")
-            statement = (
-                f" (statement resource {policy['resource']})" if policy.get("resource") else ""
+            steps.append(f"The cached policy decided: {words}.")
+            if code != "allowed":
+                steps.append(
+                    "The cached policy was written for the request that first brought this "
+                    "token; API Gateway checks it again against each request's ARN"
+                    + (
+                        ", and this authorizer's policy lists every route with Allow or Deny."
+                        if authorizer.cached_decision_reason
+                        else ", so a policy written for another route can refuse this one."
+                    )
+                )
+        else:
+            outcome = _VERDICTS.get(authorizer.outcome or "", "decided")
+            verdict = f"the authorizer {outcome}"
+            if authorizer.invoked:
+                start = "cold start" if authorizer.cold_start else "warm"
+                steps.append(
+                    f"API Gateway invoked the {style} ({start}, {authorizer.duration_ms:.1f} ms)."
+                )
+                hops.append("authorizer")
+            steps.append(f"The authorizer {outcome}: {words}.")
+        if policy is not None:
+            explanation.policy = {
+                "arn": policy.arn,
+                "effect": policy.effect,
+                "resource": policy.resource,
+            }
+            statement = f" (statement resource {policy.resource})" if policy.resource else ""
+            steps.append(
+                f"The policy {_POLICY_EFFECTS.get(policy.effect, 'does not decide')} "
+                f"{policy.arn}{statement}."
             )
-            steps.append(f"The policy {effect} {policy.get('arn')}{statement}.")
-        if authorizer.get("error"):
-            steps.append(f"Error: {authorizer['error'].get('message')}.")
-    integration = trace.get("integration")
-    if integration:
+        error = authorizer.error
+        if error is not None and error.message != "Unauthorized":
+            steps.append(f"The authorizer's error: {error.type}: {error.message}.")
+        if stage == "authorizer" and authorizer.type != "JWT" and policy is None:
+            steps.append(trace.summary)  # how API Gateway turned the answer into this status
+        if stage == "identity_source":
+            explanation.headline = f"{status}: {words}."
+        elif stage == "authorizer":
+            explanation.headline = f"{status}: {verdict}: {words}."
+    integration = trace.integration
+    if integration is not None:
         hops.append("function")
-        start = "cold start" if integration.get("cold_start") else "warm"
-        steps.append(
-            f"The function {integration.get('function')} answered "
-            f"{integration.get('status', status)} ({start})."
-        )
-    if explanation.reason_code and status >= 400:
-        detail = explanation.detail
-        explanation.headline = f"{status}: {reason_words(explanation.reason_code, detail)}."
-    else:
-        explanation.headline = f"{status}: {meaning}."
-    if not policy_seen(trace) and status >= 400:
-        steps.append(trace.get("summary", ""))
+        start = "cold start" if integration.cold_start else "warm"
+        if integration.error is not None:
+            steps.append(
+                f"The function {integration.function} failed ({start}): "
+                f"{integration.error.type}: {integration.error.message}."
+            )
+            steps.append(trace.summary)
+        else:
+            steps.append(
+                f"The function {integration.function} answered "
+                f"{integration.status or status} ({start})."
+            )
+        if status >= 400:
+            allowed = "the authorizer allowed the call, but " if authorizer is not None else ""
+            outcome = "failed" if integration.error is not None else f"answered {status}"
+            explanation.headline = (
+                f"{status}: {allowed}the function {integration.function} {outcome}"
+                + (f" ({meaning})" if meaning else "")
+                + "."
+            )
+    if not explanation.headline:
+        explanation.headline = f"{status}: {meaning or trace.summary}."
     return explanation
 
 
 def _needed_permission(context: Any, route: str) -> str | None:
     """Find what a route needs in the authorizer context's `denied` (string or mapping)."""
-    denied = (context or {}).get("denied") if isinstance(context, dict) else None
+    denied = context.get("denied") if isinstance(context, dict) else None
     if isinstance(denied, dict):
         return denied.get(route) or None
     if isinstance(denied, str):
@@ -218,11 +458,6 @@ def _needed_permission(context: Any, route: str) -> str | None:
             if name == route and permission:
                 return permission
     return None
-
-
-def policy_seen(trace: dict[str, Any]) -> bool:
-    """Tell whether the trace's summary would only repeat the policy step."""
-    return bool(trace.get("policy"))
 
 
 def _without_trace(

@@ -18,6 +18,7 @@ import time
 from typing import Any
 from typing import Literal
 from typing import NotRequired
+from typing import Required
 from typing import TypedDict
 
 from authorizer import audit
@@ -49,34 +50,55 @@ class TraceError(TypedDict):
     message: str | None
 
 
-class TraceAuthorizer(TypedDict, total=False):
-    """The authorization stage. Always present: name, type, style, identity_sources, ttl,
-    identity_source_present, invoked, cache, outcome, reason."""
+class TraceDecision(TypedDict, total=False):
+    """The authorizer's decision line (`authorizer.audit`), as the gateway heard it: the same
+    fields the line on stdout (CloudWatch Logs on AWS) carries. Only our authorizer writes one."""
 
-    name: str
-    type: str  # "TOKEN", "REQUEST" (Lambda) or "JWT"
-    style: str  # in words, e.g. "Lambda TOKEN authorizer (IAM policy, payload 1.0)"
-    identity_sources: list[str]  # in the API's own syntax
-    ttl: int  # the effective result cache TTL in seconds (0: not cached)
-    identity_source_present: bool
-    invoked: bool  # whether a Lambda authorizer ran for this request
-    cache: Literal["off", "miss", "hit"]
-    cache_key: str  # what AWS keys the cached result by, in words
-    outcome: Literal["allow", "deny", "unauthorized", "error"]
-    reason: str | None  # a reason code: see the README's list
+    event: Required[str]  # "authorizer_decision"
+    decision: Required[str]  # "allow", "deny" or "unauthorized"
+    reason: Required[str]  # a reason code
+    detail: Required[str]  # the reason in words, with specifics
+    kind: Required[str]  # the event shape: "rest-token", "rest-request", "http-1.0", "http-2.0"
+    route: Required[str | None]  # "GET /admin"; None when the ARN was unusable
+    cache: Required[str]  # the authorizer's own decision cache: "miss" or "hit"
+    duration_us: Required[int]
+    fingerprint: Required[str | None]  # the token's id (`audit.fingerprint`); None: no token
+    # Only when the token verified:
+    kid: str
+    iss: str
+    sub: str
+    client: str | None
+    token_kind: str  # "user" or "client"
+    expires_in: int  # seconds
+
+
+class TraceAuthorizer(TypedDict, total=False):
+    """The authorization stage; the Required keys are always there."""
+
+    name: Required[str]
+    type: Required[str]  # "TOKEN", "REQUEST" (Lambda) or "JWT"
+    style: Required[str]  # in words, e.g. "Lambda TOKEN authorizer (IAM policy, payload 1.0)"
+    identity_sources: Required[list[str]]  # in the API's own syntax
+    ttl: Required[int]  # the effective result cache TTL in seconds (0: not cached)
+    identity_source_present: Required[bool]
+    invoked: Required[bool]  # whether a Lambda authorizer ran for this request
+    cache: Required[Literal["off", "miss", "hit"]]
+    outcome: Required[Literal["allow", "deny", "unauthorized", "error"]]
+    reason: Required[str | None]  # a reason code (see the README); None: the authorizer gave none
+    cache_key: str  # what AWS keys the cached result by, in words (Lambda authorizers)
     detail: str  # the reason in words (JWT authorizer)
     arn: str  # the method ARN (REST) or route ARN (HTTP) the decision was for
     event: dict[str, Any]  # the authorizer's event, credentials redacted
     result: dict[str, Any]  # what the authorizer returned
-    decision: dict[str, Any]  # the authorizer's decision line (reason, detail, fingerprint)
-    context: dict[str, Any]
+    decision: TraceDecision  # our authorizer's decision line (not on a result-cache hit)
+    context: dict[str, Any]  # the context of the authorizer's answer (policy mode)
     cached_decision_reason: str | None  # on a hit: the reason of the cached decision
-    error: TraceError
+    error: TraceError  # the authorizer raised, timed out or answered malformed
     cold_start: bool
     duration_ms: float
-    function: str
-    route_scopes: list[str]
-    claims: dict[str, Any]
+    function: str  # the authorizer function's logical id
+    route_scopes: list[str]  # the route's scopes (JWT authorizer)
+    claims: dict[str, Any]  # a few claims of the verified token (JWT authorizer)
 
 
 class TracePolicy(TypedDict):
@@ -125,13 +147,18 @@ def new_trace(request_id: str, api: TraceApi, method: str, path: str) -> Trace:
 
 
 def redact_credential(value: str | None) -> str | None:
-    """Replace a credential with its scheme and the authorizer's fingerprint of it."""
+    """Replace a credential with its scheme and the authorizer's fingerprint of it.
+
+    The fingerprint is taken of the value as sent, exactly as the authorizer's decision line
+    takes it: for a JWT both hash its signature, and an opaque token or another scheme gets
+    the same id in the trace and in the decision line.
+    """
     if value is None:
         return None
-    scheme, space, token = value.partition(" ")
+    scheme, space, _ = value.partition(" ")
     if not space:
-        scheme, token = "", value
-    return f"{scheme} {REDACTED} fingerprint:{audit.fingerprint(token.strip())}".strip()
+        scheme = ""
+    return f"{scheme} {REDACTED} fingerprint:{audit.fingerprint(value)}".strip()
 
 
 _CREDENTIAL_HEADERS = frozenset(("authorization", "cookie"))
