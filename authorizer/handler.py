@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import time
+import traceback
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
@@ -47,6 +48,28 @@ from .verify import VerifiedToken
 
 UNAUTHORIZED = "Unauthorized"
 _BEARER_PREFIXES = frozenset({"Bearer ", "bearer ", "BEARER "})
+# HTTP authentication schemes (the IANA registry and AWS's SigV4): a refusal may name one of
+# these, spelled as here, because then it quotes our constant and not the caller's header.
+_KNOWN_SCHEMES = {
+    name.lower(): name
+    for name in (
+        "Basic",
+        "Digest",
+        "DPoP",
+        "GNAP",
+        "HOBA",
+        "Mutual",
+        "Negotiate",
+        "NTLM",
+        "OAuth",
+        "PrivateToken",
+        "SCRAM-SHA-1",
+        "SCRAM-SHA-256",
+        "vapid",
+        "AWS4-HMAC-SHA256",
+        "Token",
+    )
+}
 _MEMO_SIZE = 256
 
 
@@ -91,7 +114,10 @@ def read_event(event: Any) -> Request:
     event_type = event.get("type")
     version = event.get("version")
     if event_type == "TOKEN":
-        return Request(("rest-token", event.get("authorizationToken"), event.get("methodArn")))
+        token = event.get("authorizationToken")
+        # API Gateway always sends a string; anything else is treated as no credential.
+        credential = token if type(token) is str else None
+        return Request(("rest-token", credential, event.get("methodArn")))
     if version == "2.0":
         return Request(
             ("http-2.0", _header(event.get("headers"), "authorization"), event.get("routeArn"))
@@ -105,7 +131,11 @@ def read_event(event: Any) -> Request:
 
 
 def bearer_token(credential: str | None) -> str:
-    """Return the token of an `Authorization: Bearer <token>` value or raise Rejected."""
+    """Return the token of an `Authorization: Bearer <token>` value or raise Rejected.
+
+    A refusal never quotes the credential, not even its first characters: without a space
+    after the scheme (`Bearer<TAB>eyJ…`, `eyJ…` alone) the "scheme" would be the token itself.
+    """
     if credential and credential[:7] in _BEARER_PREFIXES:
         # The usual form, checked without copying a token-sized string twice.
         token = credential[7:]
@@ -115,13 +145,29 @@ def bearer_token(credential: str | None) -> str:
         raise Rejected("missing_token", "no Authorization header was sent")
     scheme, _, token = credential.strip().partition(" ")
     if scheme.lower() != "bearer":
-        raise Rejected(
-            "not_bearer", f"the Authorization scheme is {scheme[:20]!r}; send `Bearer <token>`"
-        )
+        raise Rejected("not_bearer", _not_bearer_detail(scheme))
     token = token.strip()
     if not token or " " in token:
         raise Rejected("malformed_token", "expected exactly one token after `Bearer `")
     return token
+
+
+def _not_bearer_detail(scheme: str) -> str:
+    """Describe a non-Bearer Authorization value by its kind, quoting none of it."""
+    known = _KNOWN_SCHEMES.get(scheme.lower())
+    if known is not None:
+        return f"the Authorization scheme is {known}; send `Bearer <token>`"
+    if scheme[:6].lower() == "bearer":
+        separator = scheme[6:7]
+        if separator.isspace():
+            return (
+                "`Bearer` is followed by a tab or other whitespace, not a space; "
+                "send `Bearer <token>`"
+            )
+        return "`Bearer` is not followed by a space; send `Bearer <token>`"
+    if scheme.count(".") == 2:
+        return "the Authorization header has a token but no scheme; send `Bearer <token>`"
+    return "the Authorization scheme is not Bearer; send `Bearer <token>`"
 
 
 # (outcome, reason, detail, route, kid, iss, sub, client, token kind, exp)
@@ -281,7 +327,12 @@ class Authorizer:
                 "allow", "allowed", "the token carries what the route needs", token, arn
             )
         except Exception as exc:  # fail closed: a bug here must not become a 500 or an allow
-            logger.exception("authorizer error")
+            # The type and the frames, never the message: a message may quote the input.
+            logger.error(
+                "authorizer error: %s\n%s",
+                type(exc).__name__,
+                "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+            )
             return Decision("unauthorized", "internal_error", f"{type(exc).__name__}")
 
     def _log(

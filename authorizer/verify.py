@@ -48,6 +48,23 @@ _CANONICAL_LAST = {
 }
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _KEY_REFERENCES = ("jku", "x5u", "x5c", "jwk")
+# A refusal names a header value only when it is one of these registered names (RFC 7518
+# §3.1, RFC 8037, RFC 8725 §3.11 and the media types of typed JWTs): then it quotes our
+# vocabulary, never text an unverified token chose.
+_KNOWN_ALGORITHMS = frozenset(
+    {"none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
+    | {"ES256K", "PS256", "PS384", "PS512", "EdDSA", "Ed25519", "Ed448"}
+)
+_KNOWN_TYPES = frozenset(
+    {"JOSE", "JOSE+JSON", "JWS", "JWE", "dpop+jwt", "logout+jwt", "secevent+jwt"}
+    | {"id_token+jwt", "token-introspection+jwt", "kb+jwt", "vc+sd-jwt", "sd-jwt"}
+)
+# Member names a duplicate-member error may name: the registered header and claim names.
+_REGISTERED_MEMBERS = frozenset(
+    {"alg", "kid", "typ", "cty", "crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "b64"}
+    | {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp", "scope", "permissions"}
+    | {"client_id", "gty", "nonce", "at_hash"}
+)
 _CHECKED_HEADERS = 64
 _PADDING = PKCS1v15()
 _SHA256 = SHA256()
@@ -106,7 +123,9 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(result) != len(pairs):
         seen: set[str] = set()
         duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise ValueError(f"duplicate member {duplicate!r}")
+        if duplicate in _REGISTERED_MEMBERS:
+            raise ValueError(f"duplicate member {duplicate!r}")
+        raise ValueError("a duplicate member")
     return result
 
 
@@ -215,7 +234,8 @@ class TokenVerifier:
             raise Rejected("malformed_token", f"the token does not decode: {exc}") from None
         alg = header.get("alg")
         if alg != ALGORITHM:
-            raise Rejected("alg_not_allowed", f"alg {alg!r} is not allowed; only RS256 is accepted")
+            named = repr(alg) if type(alg) is str and alg in _KNOWN_ALGORITHMS else "in the header"
+            raise Rejected("alg_not_allowed", f"the alg {named} is not allowed; only RS256 is")
         if "crit" in header:
             raise Rejected(
                 "crit_unsupported",
@@ -230,8 +250,9 @@ class TokenVerifier:
                 )
         typ = header.get("typ")
         if typ is not None and (not isinstance(typ, str) or typ.lower() not in _ACCESS_TOKEN_TYPES):
+            named = repr(typ) if type(typ) is str and typ in _KNOWN_TYPES else "in the header"
             raise Rejected(
-                "wrong_token_type", f"typ {typ!r} is not an access token type (JWT or at+jwt)"
+                "wrong_token_type", f"the typ {named} is not an access token type (JWT or at+jwt)"
             )
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid or len(kid) > 256:

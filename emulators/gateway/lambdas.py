@@ -5,6 +5,16 @@ context object carries a request id and the remaining time, the first call of a 
 is a cold start that imports its module afresh, and a call past the function's timeout
 counts as timed out.
 
+A function whose module cannot be loaded fails its invocation as Lambda's Python runtime
+reports it (aws-lambda-python-runtime-interface-client, `awslambdaric/bootstrap.py`
+`_get_handler`): `Runtime.ImportModuleError` "Unable to import module '<module>': <error>",
+`Runtime.UserCodeSyntaxError` "Syntax error in module '<module>': <error>",
+`Runtime.HandlerNotFound` "Handler '<name>' missing on module '<module>'",
+`Runtime.MalformedHandlerName` "Bad handler '<handler>': <error>"; any other exception in
+the module's top level is reported by its class name and message. Such a call is a cold start
+that leaves no container behind: the next call loads the module again, so a fixed file
+works without restarting the gateway.
+
 In-process means one Python process for all functions: two functions with the same module
 (the policy and the simple authorizer) share its module state, unlike two Lambda containers,
 and their environment variables must not clash (checked at start).
@@ -100,6 +110,21 @@ class Invocation:
         return self.error_type is not None
 
 
+def _exit_message(exc: SystemExit) -> str:
+    # As a process would exit: None is status 0, an int itself, anything else (a message) 1.
+    code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+    return f"Runtime exited with error: exit status {code}"
+
+
+class LoadError(Exception):
+    """A function's module or handler could not be loaded: Lambda's error type and message."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+        self.message = message
+
+
 class LambdaRuntime:
     """Invoke functions; their environments are set as the template declares them."""
 
@@ -134,27 +159,65 @@ class LambdaRuntime:
                 os.environ[name] = value
 
     def _load(self, function: Function) -> Callable[[Any, Any], Any]:
-        module_name, _, attribute = function.handler.rpartition(".")
-        module = sys.modules.get(module_name)
-        # A cold start is a fresh container: run the module's top level again.
-        module = importlib.reload(module) if module else importlib.import_module(module_name)
-        return getattr(module, attribute)
+        """Import the handler's module afresh (a cold start); raise LoadError as Lambda would."""
+        handler = function.handler
+        module_name, dot, attribute = handler.rpartition(".")
+        if not dot or not module_name or not attribute:
+            raise LoadError(
+                "Runtime.MalformedHandlerName",
+                f"Bad handler '{handler}': not enough values to unpack (expected 2, got 1)",
+            )
+        module_name = module_name.replace("/", ".")
+        # A file created or fixed since the last attempt must be seen: the path finders cache
+        # directory listings.
+        importlib.invalidate_caches()
+        try:
+            module = sys.modules.get(module_name)
+            # A cold start is a fresh container: run the module's top level again.
+            module = importlib.reload(module) if module else importlib.import_module(module_name)
+        except ImportError as exc:
+            raise LoadError(
+                "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
+            ) from None
+        except SyntaxError as exc:
+            raise LoadError(
+                "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}"
+            ) from None
+        except Exception as exc:  # the module's own top level failed: its error, as Lambda says
+            raise LoadError(type(exc).__name__, str(exc)) from None
+        except SystemExit as exc:  # sys.exit() would end a Lambda runtime, not the gateway
+            raise LoadError("Runtime.ExitError", _exit_message(exc)) from None
+        try:
+            return getattr(module, attribute)
+        except AttributeError:
+            raise LoadError(
+                "Runtime.HandlerNotFound",
+                f"Handler '{attribute}' missing on module '{module_name}'",
+            ) from None
 
     def invoke(self, function: Function, event: dict[str, Any]) -> Invocation:
         """Invoke `function` with `event`; never raises for the function's own failures."""
         invocation = Invocation(function.logical_id)
         handler = self._handlers.get(function.logical_id)
         if handler is None:
+            started = time.perf_counter()
             with self._lock:
                 handler = self._handlers.get(function.logical_id)
                 if handler is None:
-                    handler = self._load(function)
+                    invocation.cold_start = True
+                    try:
+                        handler = self._load(function)
+                    except LoadError as failure:
+                        # Nothing is kept: the next call is a cold start that tries again.
+                        invocation.error_type = failure.error_type
+                        invocation.error_message = failure.message
+                        invocation.duration_ms = (time.perf_counter() - started) * 1000
+                        return invocation
                     self._handlers[function.logical_id] = handler
                     # One log stream per container, as on Lambda.
                     self._log_streams[function.logical_id] = (
                         time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
                     )
-                    invocation.cold_start = True
         # The events are built fresh for each call from JSON types only, so they need no
         # round trip; what a function returns does, as Lambda serializes it.
         started = time.perf_counter()
@@ -163,6 +226,9 @@ class LambdaRuntime:
         except Exception as exc:  # the function's failure is data here, as on Lambda
             invocation.error_type = type(exc).__name__
             invocation.error_message = str(exc)
+        except SystemExit as exc:
+            invocation.error_type = "Runtime.ExitError"
+            invocation.error_message = _exit_message(exc)
         else:
             try:
                 invocation.result = marshal(result)
