@@ -236,7 +236,9 @@ def test_rest_context_scalars_reach_the_function_as_strings(policy_gateway: Poli
     }
 
 
-@pytest.mark.parametrize(("path", "nested"), [("/open", True), ("/v1", False)])
+# The integration's payload version shapes the event: a 2.0 integration gets the context
+# under `lambda` whatever the authorizer's payload version; a 1.0 integration gets it flat.
+@pytest.mark.parametrize(("path", "nested"), [("/open", True), ("/v1", True), ("/v1-flat", False)])
 def test_http_policy_mode_passes_null_and_arrays_through(
     policy_gateway: PolicyGateway, path: str, nested: bool
 ) -> None:
