@@ -215,6 +215,10 @@ class LambdaAuthorizer(AuthorizerType):
         super().__init__(api, config, services)
         assert config.function is not None
         self.function = config.function
+        # Context and stage variables hold no credential: traces show them as they are.
+        self.plain_sources = tuple(
+            s.startswith(("$context.", "$stageVariables.")) for s in config.identity_sources
+        )
         # REST REQUEST authorizers with caching off run without identity sources.
         self.needs_identity = config.kind == "TOKEN" or self.ttl > 0 or api.kind == "HTTP"
         self.trace_fields["cache_key"] = (
@@ -275,7 +279,7 @@ class LambdaAuthorizer(AuthorizerType):
             event = events.request_authorizer_event(
                 self.api, route, request, [v or "" for v in identity], config.payload_version
             )
-        block["event"] = redact_event(event)
+        block["event"] = redact_event(event, self.plain_sources)
         invocation = self.services.invoke_authorizer(self.function, event, block)
         block.update(
             invoked=True,

@@ -164,15 +164,24 @@ def redact_credential(value: str | None) -> str | None:
 _CREDENTIAL_HEADERS = frozenset(("authorization", "cookie"))
 
 
-def redact_event(event: dict[str, Any]) -> dict[str, Any]:
-    """Return a copy of an authorizer event fit for a trace: credentials replaced."""
+def redact_event(event: dict[str, Any], plain_sources: tuple[bool, ...] = ()) -> dict[str, Any]:
+    """Return a copy of an authorizer event fit for a trace: credentials replaced.
+
+    `plain_sources` marks the identity sources that hold no credential (`$context.*`,
+    `$stageVariables.*`), shown as they are in a payload 2.0 `identitySource` list.
+    """
     redacted = dict(event)
     if "authorizationToken" in redacted:
         redacted["authorizationToken"] = redact_credential(redacted["authorizationToken"])
     if "identitySource" in redacted:
         source = redacted["identitySource"]
         redacted["identitySource"] = (
-            [redact_credential(v) if isinstance(v, str) and v else v for v in source]
+            [
+                v
+                if not (isinstance(v, str) and v) or (i < len(plain_sources) and plain_sources[i])
+                else redact_credential(v)
+                for i, v in enumerate(source)
+            ]
             if isinstance(source, list)
             else redact_credential(source)
         )

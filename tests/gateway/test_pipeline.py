@@ -236,3 +236,14 @@ def test_a_default_stage_is_served_at_the_api_root(served: Served) -> None:
     assert api["base_url"] == f"{served.url}/{api['id']}"
     assert response.status_code == 200
     assert served.trace(response)["request"]["route"] == "GET /hello"
+
+
+def test_the_trace_redacts_credentials_but_not_context_or_stage_variables(served: Served) -> None:
+    response = served.call(
+        "HttpRoutesApi", "GET", "/by-stage", headers={"Authorization": "Bearer secret-value"}
+    )
+
+    source = served.trace(response)["authorizer"]["event"]["identitySource"]
+    assert source[0].startswith("Bearer <redacted> fingerprint:")
+    assert source[1:] == ["blue", "GET /by-stage"]
+    assert "secret-value" not in str(served.trace(response))
