@@ -25,11 +25,11 @@ $(STAMP): pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV)
+	rm -rf $(VENV)
 
 # The deploy checks: `sam validate --lint` and `sam build` on template.yaml, offline, as pytest
-# tests marked `slow` (minutes, so not part of `make test`). The SAM CLI pins many packages of
-# its own, so it lives in its own virtualenv rather than beside Flask in .venv.
+# tests marked `slow` (half a minute, plus up to two to install the SAM CLI), so not part of
+# `make test`. The SAM CLI pins many packages of its own: it gets its own virtualenv.
 SAM_VENV  := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
 SAM_CLI   ?= aws-sam-cli>=1.150,<2
