@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint clean build-AuthorizerFunction build-SimpleAuthorizerFunction build-PublicFunction build-PrivateFunction build-AdminFunction build-NotesFunction
+.PHONY: run test test-deploy lint clean build-AuthorizerFunction build-SimpleAuthorizerFunction build-PublicFunction build-PrivateFunction build-AdminFunction build-NotesFunction
 
 run: $(STAMP)
 	$(BIN)/python -m webapp.launcher
@@ -26,6 +26,22 @@ $(STAMP): pyproject.toml
 
 clean:
 	rm -rf $(VENV)
+
+# The deploy checks: `sam validate --lint` and `sam build` on template.yaml, offline, as pytest
+# tests marked `slow` (half a minute, plus up to two to install the SAM CLI), so not part of
+# `make test`. The SAM CLI pins many packages of its own: it gets its own virtualenv.
+SAM_VENV  := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+SAM_CLI   ?= aws-sam-cli>=1.150,<2
+
+test-deploy: $(STAMP) $(SAM_STAMP)
+	SAM_CLI_BIN="$(abspath $(SAM_VENV))/bin/sam" $(BIN)/python -m pytest -m slow
+
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet "$(SAM_CLI)"
+	touch $@
 
 # `sam build` (BuildMethod: makefile) calls these with ARTIFACTS_DIR set: each function gets its
 # package as a package, so `authorizer.handler.lambda_handler` imports as it does here.
