@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .app import Gateway
+from .template import REGION
 from .template import ROOT
 from .template import TEMPLATE
 from .template import load_model
@@ -37,7 +38,12 @@ def create_gateway(
 ) -> Gateway:
     """Build the emulator for the template, trusting tokens from `issuer`."""
     model = load_model({**local_parameters(issuer), **(parameters or {})}, template)
-    local_env = {"NOTES_DB": str(notes_db or ROOT / "instance" / "notes.sqlite3")}
+    local_env = {
+        "NOTES_DB": str(notes_db or ROOT / "instance" / "notes.sqlite3"),
+        # Lambda sets the region in every function's environment; boto3 reads it.
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+    }
     return Gateway(model, base_url, local_env)
 
 
