@@ -743,7 +743,8 @@ def test_operator_commands_add_a_user_and_list_clients(
         )
         == 0
     )
-    assert idp_cli(["add-user", "--email", "new@example.com", "--password", "N3w-Passw0rd"]) == 1
+    again = ["add-user", "--email", "new@example.com", "--password", "N3w-Passw0rd"]
+    assert idp_cli([*again, "--role", "customer"]) == 1
     assert (
         idp_cli(
             [
