@@ -52,10 +52,18 @@ def _new_note(text: str) -> dict[str, Any]:
 
 
 class SqliteNotes:
-    """Notes in a SQLite file (the local gateway's backend)."""
+    """Notes in a SQLite file (the local gateway's backend).
 
-    def __init__(self, path: str) -> None:
+    A file the gateway's user cannot write (a read-only file, folder or mount) is opened
+    read-only: notes can still be listed, and adding one answers 503 saying why. A full disk
+    (SQLite's SQLITE_FULL, "database or disk is full") answers 503 too. `max_bytes` caps the
+    file (SQLite's `max_page_count` pragma), so a lab shared by many cannot fill the disk.
+    """
+
+    def __init__(self, path: str, max_bytes: int | None = None) -> None:
         self.path = path
+        self.max_bytes = max_bytes
+        self.read_only = False
         self._local = threading.local()
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -66,19 +74,60 @@ class SqliteNotes:
                     " PRIMARY KEY (owner, note_id))"
                 )
         except (OSError, sqlite3.Error) as exc:
-            raise self._unavailable(exc) from exc
+            if not (_cannot_write(exc) and Path(path).is_file()):
+                raise self._unavailable(exc) from exc
+            self._open_read_only()
+
+    def _open_read_only(self) -> None:
+        self.read_only = True
+        self._local = threading.local()
+        try:
+            self._conn().execute("SELECT count(*) FROM notes").fetchone()
+        except sqlite3.Error:
+            # A WAL database in a folder nobody may write: SQLite cannot create its shared
+            # memory file, so read the file as immutable (no one can change it there anyway).
+            self._local = threading.local()
+            self._immutable = True
+            try:
+                self._conn().execute("SELECT count(*) FROM notes").fetchone()
+            except sqlite3.Error as exc:
+                raise self._unavailable(exc) from exc
+
+    _immutable = False
 
     def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        cause = f"SQLite file {self.path}: {type(exc).__name__}: {exc}"
+        if _is_full(exc):
+            return StoreUnavailable(
+                "The notes database is full (SQLite: database or disk is full): free space on "
+                "the disk that holds NOTES_DB, or raise NOTES_DB_MAX_BYTES. Listing notes "
+                "still works.",
+                cause,
+            )
+        if _cannot_write(exc) or self.read_only:
+            return StoreUnavailable(
+                "The notes database is read-only: make the NOTES_DB file and its folder "
+                "writable by the user running the gateway. Listing notes still works.",
+                cause,
+            )
         return StoreUnavailable(
             "The notes database cannot be used; check that NOTES_DB names a writable file.",
-            f"SQLite file {self.path}: {type(exc).__name__}: {exc}",
+            cause,
         )
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10)
-            conn.execute("PRAGMA journal_mode=WAL")
+            if self.read_only:
+                mode = "ro&immutable=1" if self._immutable else "ro"
+                uri = f"{Path(self.path).resolve().as_uri()}?mode={mode}"
+                conn = sqlite3.connect(uri, uri=True, timeout=10)
+            else:
+                conn = sqlite3.connect(self.path, timeout=10)
+                conn.execute("PRAGMA journal_mode=WAL")
+                if self.max_bytes:
+                    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+                    conn.execute(f"PRAGMA max_page_count = {max(1, self.max_bytes // page_size)}")
             self._local.conn = conn
         return conn
 
@@ -98,6 +147,8 @@ class SqliteNotes:
         return [{"id": r[0], "text": r[1], "createdAt": r[2]} for r in rows]
 
     def add(self, owner: str, text: str) -> dict[str, Any]:
+        if self.read_only:
+            raise self._unavailable(sqlite3.OperationalError("opened read-only"))
         note = _new_note(text)
         try:
             with self._conn() as conn:
@@ -108,6 +159,22 @@ class SqliteNotes:
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from exc
         return note
+
+
+def _error_name(exc: Exception) -> str:
+    return str(getattr(exc, "sqlite_errorname", ""))
+
+
+def _cannot_write(exc: Exception) -> bool:
+    """SQLite's read-only errors, or the write that cannot open its file (read-only folder)."""
+    name = _error_name(exc)
+    return name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or isinstance(
+        exc, PermissionError
+    )
+
+
+def _is_full(exc: Exception) -> bool:
+    return _error_name(exc) == "SQLITE_FULL" or "database or disk is full" in str(exc)
 
 
 class DynamoNotes:
@@ -231,7 +298,13 @@ def open_store(environ: dict[str, str] | None = None) -> NotesStore:
             )
         return DynamoNotes(table)
     if backend == "sqlite":
-        return SqliteNotes(env.get("NOTES_DB") or "instance/notes.sqlite3")
+        max_bytes = env.get("NOTES_DB_MAX_BYTES", "")
+        if max_bytes and not max_bytes.isdigit():
+            raise StoreUnavailable(
+                f"NOTES_DB_MAX_BYTES must be a number of bytes, not {max_bytes!r}.",
+                f"NOTES_DB_MAX_BYTES={max_bytes!r}",
+            )
+        return SqliteNotes(env.get("NOTES_DB") or "instance/notes.sqlite3", int(max_bytes or 0))
     raise StoreUnavailable(
         f"NOTES_BACKEND must be sqlite or dynamodb, not {backend!r}.",
         f"NOTES_BACKEND={backend!r}",

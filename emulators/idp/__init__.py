@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask
 from flask import render_template
+from flask import request
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
 
@@ -25,6 +26,8 @@ from .tenant import Tenant
 from .tenant import load_tenant_data
 from .tenant import parse_tenant
 from .tokens import TokenMinter
+from .validation import MAX_BODY_BYTES
+from .validation import Refusal
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ISSUER = "http://127.0.0.1:3001/"
@@ -70,6 +73,8 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
+        # No IdP request needs more; a bigger body is refused before it is read (413).
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
     for name in ("IDP_ISSUER", "IDP_DATABASE", "IDP_TENANT"):
         if os.environ.get(name):
@@ -112,6 +117,18 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
         return render_template(
             "idp/error.html", title="Not found", message="This identity provider has no such page."
         ), 404
+
+    @app.errorhandler(413)
+    def too_large(error: Exception) -> Any:
+        if request.path == "/oauth/token":
+            return Refusal(
+                "invalid_request", "The request body is larger than 64 KiB.", 413
+            ).response()
+        return render_template(
+            "idp/error.html",
+            title="Request too large",
+            message="This request is larger than the identity provider accepts.",
+        ), 413
 
     @app.errorhandler(405)
     def method_not_allowed(error: Exception) -> tuple[str, int]:

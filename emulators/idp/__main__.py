@@ -1,8 +1,11 @@
-"""Command line of the local IdP: serve it, rotate its signing key, add users, list clients.
+"""Command line of the local IdP: serve it, rotate its signing key, manage users, list clients.
 
 python -m emulators.idp serve [--host 127.0.0.1] [--port 3001]
 python -m emulators.idp rotate-key
-python -m emulators.idp add-user --email E --password P [--name N] [--role customer]
+python -m emulators.idp add-user --email E --password P --role customer [--role admin] [--name N]
+python -m emulators.idp remove-user --email E
+python -m emulators.idp set-role --email E --role customer [--role admin]
+python -m emulators.idp set-password --email E --password P
 python -m emulators.idp list-clients
 python -m emulators.idp list-users
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -27,6 +31,31 @@ def _provider():  # type: ignore[no-untyped-def]
     database = os.environ.get("IDP_DATABASE") or ROOT / "instance" / "idp.sqlite3"
     issuer = os.environ.get("IDP_ISSUER") or DEFAULT_ISSUER
     return open_provider(issuer, tenant, Path(database))
+
+
+# One @, something before it, a dot in the domain, no spaces: what a login form can take.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+MIN_PASSWORD = 8
+
+
+def _fail(message: str) -> int:
+    print(message, file=sys.stderr)
+    return 2
+
+
+def _role_problem(roles: list[str], known: dict[str, object]) -> str | None:
+    if not roles:
+        return f"Give at least one --role. Roles: {', '.join(known)}"
+    unknown = set(roles) - set(known)
+    if unknown:
+        return f"Unknown role(s): {', '.join(sorted(unknown))}. Roles: {', '.join(known)}"
+    return None
+
+
+def _password_problem(password: str) -> str | None:
+    if len(password) < MIN_PASSWORD:
+        return f"The password needs at least {MIN_PASSWORD} characters."
+    return None
 
 
 def serve(host: str, port: int, threads: int) -> int:
@@ -64,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     add_user.add_argument("--password", required=True)
     add_user.add_argument("--name")
     add_user.add_argument("--role", action="append", default=[], help="a tenant role (repeatable)")
+    remove_user = commands.add_parser("remove-user", help="delete a user")
+    remove_user.add_argument("--email", required=True)
+    set_role = commands.add_parser("set-role", help="replace a user's roles")
+    set_role.add_argument("--email", required=True)
+    set_role.add_argument("--role", action="append", default=[], help="a tenant role (repeatable)")
+    set_password = commands.add_parser("set-password", help="replace a user's password")
+    set_password.add_argument("--email", required=True)
+    set_password.add_argument("--password", required=True)
     commands.add_parser("list-clients", help="list the tenant's applications")
     commands.add_parser("list-users", help="list the users")
     args = parser.parse_args(argv)
@@ -80,17 +117,13 @@ def main(argv: list[str] | None = None) -> int:
             "until every token they signed has expired."
         )
     elif args.command == "add-user":
-        unknown = set(args.role) - set(provider.tenant.roles)
-        if unknown:
-            print(
-                f"Unknown role(s): {', '.join(sorted(unknown))}. "
-                f"Roles: {', '.join(provider.tenant.roles)}",
-                file=sys.stderr,
-            )
-            return 2
-        if len(args.password) < 8:
-            print("The password needs at least 8 characters.", file=sys.stderr)
-            return 2
+        if not EMAIL.fullmatch(args.email):
+            return _fail(f"{args.email!r} is not an email address (name@example.com).")
+        problem = _role_problem(args.role, provider.tenant.roles) or _password_problem(
+            args.password
+        )
+        if problem:
+            return _fail(problem)
         try:
             user = provider.store.add_user(
                 f"auth0|{secrets.token_hex(12)}",
@@ -100,10 +133,32 @@ def main(argv: list[str] | None = None) -> int:
                 args.email.split("@")[0],
                 tuple(args.role),
             )
-        except ValueError as exc:
-            print(f"Cannot add user: {exc}", file=sys.stderr)
+        except ValueError:
+            print(f"Cannot add user: {args.email} already exists.", file=sys.stderr)
             return 1
-        print(f"Added {user.email} as {user.user_id} with roles {list(user.roles)}")
+        print(f"Added {user.email} as {user.user_id} with roles {', '.join(user.roles)}")
+    elif args.command == "remove-user":
+        if not provider.store.remove_user(args.email):
+            return _fail(f"No user {args.email}. See: python -m emulators.idp list-users")
+        print(f"Removed {args.email}; their refresh tokens no longer work.")
+    elif args.command == "set-role":
+        problem = _role_problem(args.role, provider.tenant.roles)
+        if problem:
+            return _fail(problem)
+        updated = provider.store.set_roles(args.email, tuple(args.role))
+        if updated is None:
+            return _fail(f"No user {args.email}. See: python -m emulators.idp list-users")
+        print(
+            f"{updated.email} now has roles {', '.join(updated.roles)} "
+            "(in the next token the user gets)."
+        )
+    elif args.command == "set-password":
+        problem = _password_problem(args.password)
+        if problem:
+            return _fail(problem)
+        if not provider.store.set_password(args.email, args.password):
+            return _fail(f"No user {args.email}. See: python -m emulators.idp list-users")
+        print(f"Password of {args.email} changed.")
     elif args.command == "list-clients":
         for app in provider.tenant.applications.values():
             grants = "; ".join(

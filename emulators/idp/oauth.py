@@ -30,6 +30,7 @@ from .tokens import Issuance
 from .tokens import TokenMinter
 from .tokens import granted_user_scope
 from .tokens import split_scope
+from .validation import echo
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
@@ -230,17 +231,20 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
                 "Missing 'audience': client credentials need the identifier of the API."
             )
         if audience not in tenant.apis:
-            raise AccessDeniedError(f"Service not found: {audience}")
+            raise AccessDeniedError(f"Service not found: {echo(audience)}")
         granted = self.client.app.client_grants.get(audience)
         if granted is None:
             raise AccessDeniedError(
-                f'Client is not authorized to access "{audience}". '
-                'You need to create a "client-grant" associated to this API.'
+                # Auth0 quotes the API with ", which RFC 6749 §5.2 forbids in a description.
+                f"Client is not authorized to access '{echo(audience)}'. "
+                "You need to create a 'client-grant' associated to this API."
             )
         requested = split_scope(self.request.payload.scope)
         missing = [s for s in requested if s not in granted]
         if missing:
-            raise InvalidScopeError(f"Client has not been granted scopes: {' '.join(missing)}")
+            raise InvalidScopeError(
+                f"Client has not been granted scopes: {echo(' '.join(missing), 200)}"
+            )
         g.idp_issuance = Issuance(audience=audience)
         g.idp_scope = " ".join(requested or granted)
 

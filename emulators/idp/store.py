@@ -159,6 +159,38 @@ class Store:
             raise ValueError(f"a user with email {email!r} or id {user_id!r} exists") from exc
         return User(user_id, email, name, nickname, tuple(roles), now)
 
+    def remove_user(self, email: str) -> bool:
+        """Delete the user with this email and the refresh tokens issued to them."""
+        user = self.find_user(email)
+        if user is None:
+            return False
+        with self._conn() as conn:
+            conn.execute("DELETE FROM users WHERE user_id = ?", (user.user_id,))
+            # Their refresh tokens die with the account: it cannot be refreshed back to life.
+            conn.execute(
+                "UPDATE refresh_tokens SET revoked = 1 WHERE json_extract(data, '$.user_id') = ?",
+                (user.user_id,),
+            )
+        return True
+
+    def set_roles(self, email: str, roles: tuple[str, ...] | list[str]) -> User | None:
+        """Replace a user's roles; they apply to the next token the user gets."""
+        with self._conn() as conn:
+            changed = conn.execute(
+                "UPDATE users SET roles = ?, updated_at = ? WHERE email = ?",
+                (json.dumps(list(roles)), int(time.time()), email),
+            )
+        return self.find_user(email) if changed.rowcount else None
+
+    def set_password(self, email: str, password: str) -> bool:
+        """Replace a user's password (stored hashed)."""
+        with self._conn() as conn:
+            changed = conn.execute(
+                "UPDATE users SET password_hash = ?, updated_at = ? WHERE email = ?",
+                (generate_password_hash(password), int(time.time()), email),
+            )
+        return changed.rowcount > 0
+
     def _user(self, row: sqlite3.Row | None) -> User | None:
         if row is None:
             return None

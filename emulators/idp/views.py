@@ -26,6 +26,10 @@ from flask import request
 from flask import session
 
 from .tokens import split_scope
+from .validation import check_authorize_request
+from .validation import check_token_request
+from .validation import echo
+from .validation import reword
 
 bp = Blueprint("idp", __name__)
 log = logging.getLogger("emulators.idp")
@@ -108,7 +112,7 @@ def _check_audience(grant: Any) -> None:
     audience = grant.request.payload.data.get("audience")
     if audience and audience not in _idp().tenant.apis:
         raise AccessDeniedError(
-            f"Service not found: {audience}",
+            f"Service not found: {echo(audience)}",
             redirect_uri=grant.redirect_uri,
             state=grant.request.payload.state,
         )
@@ -142,6 +146,14 @@ def _login_page(
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     """Show the login page, or issue a code at once when the person has a session here."""
+    refusal = check_authorize_request(request)
+    if refusal:
+        # Never redirected: with a repeated or garbled parameter the redirect URI is not known.
+        return _error_page(
+            "This login request cannot be processed",
+            f"{refusal.error}: {refusal.description}",
+            refusal.status,
+        )
     server = _idp().server
     user = _sso_user() if request.method == "GET" else None
     try:
@@ -178,7 +190,12 @@ def authorize() -> Any:
 @bp.post("/oauth/token")
 def token() -> Response:
     """Exchange a code, a refresh token or client credentials for tokens."""
-    return _idp().server.create_token_response()
+    refusal = check_token_request(request)
+    if refusal:
+        log.info("token request refused: %s (%s)", refusal.error, refusal.description)
+        return refusal.response()
+    grant_type = request.values.get("grant_type")
+    return reword(_idp().server.create_token_response(), grant_type)
 
 
 def _bearer_token() -> str | None:
@@ -273,6 +290,10 @@ def logout_oidc() -> Any:
     if hint:
         claims = idp.keys.verify(hint)
         if claims is None or claims.get("iss") != idp.issuer:
+            return _error_page(
+                "Invalid logout request", "id_token_hint is not an ID token issued by this tenant."
+            )
+        if not isinstance(claims.get("aud"), str):
             return _error_page(
                 "Invalid logout request", "id_token_hint is not an ID token issued by this tenant."
             )

@@ -204,6 +204,19 @@ def test_a_missing_or_non_string_kid_is_refused(
     assert rejection(verifier, mint.raw(header, mint.claims())) == "kid_missing"
 
 
+@pytest.mark.parametrize("kid", [None, ""], ids=["no-kid", "empty-kid"])
+def test_a_kidless_token_is_refused_after_a_key_is_cached(
+    verifier: TokenVerifier, mint: Minter, kid: str | None
+) -> None:
+    assert verifier.verify(mint.token(kid="k1")).kid == "k1"  # k1 is now cached
+    header: dict[str, Any] = {"alg": "RS256", "typ": "JWT"}
+    if kid is not None:
+        header["kid"] = kid
+
+    # Signed by k1 itself: only the missing kid stands between it and "the one key we have".
+    assert rejection(verifier, mint.raw(header, mint.claims(), key="k1")) == "kid_missing"
+
+
 @pytest.mark.parametrize(
     "kid", ["../../../../dev/null", "k1' OR '1'='1", "k3", "http://attacker.example/key"]
 )
