@@ -47,10 +47,8 @@ def current_user() -> dict[str, Any] | None:
     pages and `login_required` all ask this function, so they agree.
     """
     user = session.get("user")
-    if isinstance(user, dict) and isinstance(user.get("sub"), str) and user["sub"]:
-        if session.get("tokens"):
-            return user
-    return None
+    has_subject = isinstance(user, dict) and isinstance(user.get("sub"), str) and user["sub"]
+    return user if has_subject and session.get("tokens") else None
 
 
 @bp.app_context_processor
