@@ -12,6 +12,7 @@ process could leave the worker listening (killpg(2), Python's `start_new_session
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -161,10 +162,8 @@ def start(server: Server) -> None:
 def _signal_group(server: Server, signum: int) -> None:
     if server.process is None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):  # the whole group has already exited
         os.killpg(server.process.pid, signum)
-    except ProcessLookupError:
-        pass  # the whole group has already exited
 
 
 def _group_alive(server: Server) -> bool:
@@ -196,10 +195,8 @@ def stop_all(servers: list[Server]) -> None:
             _signal_group(server, signal.SIGKILL)
     for server in servers:
         if server.process is not None:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 server.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
 
 
 def _banner(
