@@ -135,6 +135,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         "SECRET_KEY": env.get("APP_SECRET_KEY") or secrets.token_hex(32),
         "API_BASE_URL": api_base,
         "API_MODE": api_mode(env.get("API_BASE_URL")),
+        # Which of the four styles a deployed API_BASE_URL alone is (the Ping page's label).
+        "API_BASE_STYLE": env.get("API_BASE_STYLE") or "rest-token",
         "AUTH0_SCOPE": env.get("AUTH0_SCOPE") or DEFAULT_SCOPE,
         "APP_BASE_URL": origin,
         "PREFERRED_URL_SCHEME": urlsplit(origin).scheme,
