@@ -36,9 +36,6 @@ AUTH0_SETTINGS = ("AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET", "AUTH0_AUDIENCE")
 
 # The origin the local tenant's callback and logout URLs name (emulators/idp/tenant.json).
 DEFAULT_BASE_URL = "http://localhost:3000"
-# Names of this machine: a request under one of them for the configured port is sent to the
-# configured origin (the tenant knows only that one) rather than refused.
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 class ConfigError(ValueError):
@@ -125,9 +122,6 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
     env = os.environ if environ is None else environ
     domain = _domain(env.get("AUTH0_DOMAIN", ""))
     origin, host, _port = base_url(env.get("APP_BASE_URL"))
-    trusted = (
-        [host, *(name for name in LOOPBACK_NAMES if name != host)] if is_loopback(host) else [host]
-    )
     api_base = (
         env.get("API_BASE_URL") or env.get("LOCAL_GATEWAY_URL") or LOCAL_GATEWAY_URL
     ).rstrip("/")
@@ -140,9 +134,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         "AUTH0_SCOPE": env.get("AUTH0_SCOPE") or DEFAULT_SCOPE,
         "APP_BASE_URL": origin,
         "PREFERRED_URL_SCHEME": urlsplit(origin).scheme,
-        # Werkzeug checks the Host header against these (400 otherwise); the loopback
-        # aliases are let in only to be redirected to the configured origin.
-        "TRUSTED_HOSTS": trusted,
+        # Werkzeug checks the Host header against this (400 otherwise); requests under other
+        # loopback names for the same port are redirected to the origin first (origin.py).
+        "TRUSTED_HOSTS": [host],
         "APP_TRUSTED_PROXIES": _proxy_hops(env.get("APP_TRUSTED_PROXIES")),
     }
     # The four API URLs of a deployed stack (`sam deploy` outputs); locally the gateway's

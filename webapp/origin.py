@@ -57,14 +57,16 @@ def init_origin(app: Flask) -> None:
 
     @app.before_request
     def one_origin() -> Any:
-        if isinstance(request.routing_exception, SecurityError):
-            # Flask found a Host outside TRUSTED_HOSTS: answer that, not a CSRF or login page.
-            raise request.routing_exception
+        # Read from the raw header: Flask has refused a host outside TRUSTED_HOSTS (which
+        # names only the origin's), and Werkzeug cannot list an IPv6 address there anyway.
         host, port = _host_and_port(request.environ.get("HTTP_HOST", ""), request.scheme)
         if host != origin.hostname and is_loopback(host) and port == origin_port:
             # Same server under another loopback name: the tenant knows only the origin.
             target = app.config["APP_BASE_URL"] + request.full_path.rstrip("?")
             return redirect(target, 302 if request.method in ("GET", "HEAD") else 308)
+        if isinstance(request.routing_exception, SecurityError):
+            # Any other host: answer that, not a CSRF or login page.
+            raise request.routing_exception
         return None
 
     @app.errorhandler(SecurityError)
