@@ -58,10 +58,30 @@ async function onRevealSubmit(form, event) {
   area.select();
 }
 
+function markPressed(form, button) {
+  // The button just pressed is the one highlighted, as in the page the server renders.
+  for (const other of form.querySelectorAll('button[name="action"]')) {
+    other.classList.toggle("primary", other === button);
+    if (other === button) other.dataset.pressed = "true";
+    else delete other.dataset.pressed;
+  }
+}
+
+function onNoteKeydown(form, input, event) {
+  // Enter in the note field adds the note; the browser's default would press the form's
+  // first button ("Call Public").
+  if (event.key !== "Enter" || event.isComposing) return;
+  const button = form.querySelector(`button[name="action"][value="${CSS.escape(input.dataset.enterPresses)}"]`);
+  if (!button) return;
+  event.preventDefault();
+  form.requestSubmit(button);
+}
+
 async function onPingSubmit(form, event) {
   event.preventDefault();
   const data = new FormData(form);
   if (event.submitter && event.submitter.name) data.set(event.submitter.name, event.submitter.value);
+  if (event.submitter) markPressed(form, event.submitter);
   const result = document.getElementById("result");
   result.setAttribute("aria-busy", "true");
   try {
@@ -83,6 +103,8 @@ document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
   const ping = document.getElementById("ping-form");
   if (ping) ping.addEventListener("submit", (event) => onPingSubmit(ping, event));
+  const note = document.querySelector("#ping-form [data-enter-presses]");
+  if (note) note.addEventListener("keydown", (event) => onNoteKeydown(ping, note, event));
   for (const form of document.querySelectorAll(".reveal-form")) {
     form.addEventListener("submit", (event) => onRevealSubmit(form, event));
   }

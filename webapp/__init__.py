@@ -22,6 +22,7 @@ from markupsafe import Markup
 from markupsafe import escape
 
 from .config import settings_from_env
+from .origin import init_origin
 from .sessions import ServerSideSessionInterface
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,7 @@ def create_app(
     app.config.update(settings_from_env(environ))
     if test_config:
         app.config.update(test_config)
+    init_origin(app)
 
     # Authlib logs token responses at DEBUG: tokens must never reach a log.
     logging.getLogger("authlib").setLevel(logging.INFO)
@@ -147,6 +149,7 @@ def _register_security_headers(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         # The callback URL carries the code and state: never leak it in a Referer.
         headers.setdefault("Referrer-Policy", "no-referrer")
-        if response.mimetype == "text/html":
+        # Pages and JSON carry tokens or personal data: no cache keeps them (static files may).
+        if request.endpoint != "static":
             headers.setdefault("Cache-Control", "no-store")
         return response

@@ -4,7 +4,9 @@ Only the configured APIs and the routes they serve can be called (WEB-09): the b
 an API style and a route ("GET /notes"), never a URL. The bearer token is added here,
 server-side. In local mode the API URLs, their routes and each call's trace come from the
 gateway, which reads `template.yaml`: a route added there becomes a Ping button with no change
-here. Against AWS there is no catalogue and no trace, and the page says so.
+here. Against AWS there is no catalogue and no trace, and the page says so: the catalogue is
+asked for only in local mode (`API_MODE`), and a deployed `API_BASE_URL` without the
+`API_URL_*` settings is one API, of the style `API_BASE_STYLE` names (default REST TOKEN).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import field
 from typing import Any
 
 import requests
+
+from .reach import unreachable
 
 TOKEN_PLACEHOLDER = "$ACCESS_TOKEN"
 CATALOGUE_TTL = 30.0
@@ -222,6 +226,9 @@ class CallResult:
     error: str | None = None
     curl: str = ""
     json_body: Any = None
+    # What the route needs (one of these scopes or permissions), as the catalogue or the
+    # fallback routes say: it explains a 403 when there is no trace.
+    required: tuple[str, ...] = ()
 
 
 class ApiDirectory:
@@ -248,10 +255,15 @@ class ApiDirectory:
         self._fetched = time.monotonic()
         return self._catalogue
 
+    @property
+    def local(self) -> bool:
+        """The APIs are the local gateway's, which has a catalogue and traces."""
+        return self.config.get("API_MODE", "local") == "local"
+
     def targets(self) -> dict[str, Target]:
         """Return the reachable API styles by key."""
         found: dict[str, Target] = {}
-        catalogue = self._load_catalogue()
+        catalogue = self._load_catalogue() if self.local else None
         if catalogue is not None:
             by_name = {api.get("name"): api for api in catalogue["apis"]}
             for style in STYLES:
@@ -267,6 +279,9 @@ class ApiDirectory:
             url = self.config.get(style.setting)
             if url:
                 found[style.key] = Target(style, url.rstrip("/"), None)
+        if not found and not self.local:
+            style = STYLE_BY_KEY.get(self.config.get("API_BASE_STYLE") or "", STYLES[0])
+            found[style.key] = Target(style, self.config["API_BASE_URL"], None)
         return found
 
     def actions(self, targets: dict[str, Target] | None = None) -> dict[str, Action]:
@@ -277,7 +292,7 @@ class ApiDirectory:
 
     @property
     def gateway_reachable(self) -> bool:
-        return self._load_catalogue() is not None
+        return self.local and self._load_catalogue() is not None
 
 
 def catalogue_routes(api: dict[str, Any]) -> tuple[Route, ...]:
@@ -330,6 +345,7 @@ def call(
         url,
         token_kind,
         curl=build_curl(method, url, token_kind, body),
+        required=action.route.scopes,
     )
     headers = {"Accept": "application/json", "User-Agent": "authorizer-lab-webapp"}
     if token is not None:
@@ -341,11 +357,9 @@ def call(
         response = requests.request(
             method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
         )
-    except requests.RequestException:
-        result.error = (
-            f"The API at {target.base_url} is not reachable. With `make run` the "
-            "local gateway starts on its own."
-        )
+    except requests.RequestException as exc:
+        # A trace URL means the local gateway; without one the API is deployed.
+        result.error = unreachable(exc, target.base_url, "API", target.trace_url is not None)
         return result
     result.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     result.status = response.status_code

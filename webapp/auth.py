@@ -1,7 +1,10 @@
 """Login, callback and logout: OIDC authorization code flow with PKCE, `state`, `nonce`, `audience`.
 
 The same code path serves the local IdP and a real Auth0 tenant; only the issuer differs.
-Tokens are kept in the server-side session, never sent to the browser.
+Tokens are kept in the server-side session, never sent to the browser. Redirect and logout
+URLs are built from the configured origin (`origin.public_url`), never from the Host header.
+A login is an ID token: a token response without one is refused (OIDC Core §3.1.3.3, "the
+Token Response … MUST include an ID Token").
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from flask import session
 from flask import url_for
 from joserfc.errors import JoseError
 
+from .origin import public_url
+from .reach import unreachable
+
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
 
@@ -35,8 +41,19 @@ def idp_client() -> Any:
 
 
 def current_user() -> dict[str, Any] | None:
-    """Return the logged-in user's ID token claims, or None."""
-    return session.get("user")
+    """Return the logged-in user's ID token claims, or None.
+
+    Logged in means: a user with a subject and tokens in the session. The navigation, the
+    pages and `login_required` all ask this function, so they agree.
+    """
+    user = session.get("user")
+    has_subject = isinstance(user, dict) and isinstance(user.get("sub"), str) and user["sub"]
+    return user if has_subject and session.get("tokens") else None
+
+
+@bp.app_context_processor
+def _user_in_templates() -> dict[str, Any]:
+    return {"current_user": current_user}
 
 
 def fresh_tokens() -> dict[str, Any] | None:
@@ -97,15 +114,35 @@ def _failure(title: str, message: str, status: int) -> tuple[str, int]:
 
 
 def _load_metadata(client: Any) -> dict[str, Any]:
-    """Fetch the discovery document afresh: it doubles as a check that the IdP is up."""
-    client.server_metadata.pop("_loaded_at", None)
-    metadata = client.load_server_metadata()
+    """Fetch the discovery document afresh: it doubles as a check that the IdP is up.
+
+    The new document replaces the old one (Authlib's own loader merges them, so an endpoint
+    the tenant stopped publishing, such as `end_session_endpoint`, would linger).
+    """
     expected = current_app.config["AUTH0_ISSUER"]
+    response = requests.get(
+        expected + ".well-known/openid-configuration", timeout=current_app.config["HTTP_TIMEOUT"]
+    )
+    response.raise_for_status()
+    metadata = response.json()
+    if not isinstance(metadata, dict):
+        raise ValueError("the discovery document is not a JSON object")
     if metadata.get("issuer") != expected:
         raise ValueError(
             f"the discovery document names issuer {metadata.get('issuer')!r}, not {expected!r}"
         )
+    metadata["_loaded_at"] = time.time()
+    client.server_metadata = metadata  # one assignment: other threads see old or new, whole
     return metadata
+
+
+def _idp_unreachable(exc: BaseException) -> str:
+    return unreachable(
+        exc,
+        current_app.config["AUTH0_ISSUER"],
+        "identity provider",
+        current_app.config["LAB_MODE"] == "local",
+    )
 
 
 @bp.get("/login")
@@ -115,18 +152,20 @@ def login() -> Any:
     issuer = current_app.config["AUTH0_ISSUER"]
     try:
         _load_metadata(client)
-    except requests.RequestException:
+    except requests.HTTPError as exc:
         return _failure(
-            "The identity provider is not reachable",
-            f"The web app could not reach {issuer}. Is it running? "
-            "With `make run` it starts on its own.",
-            503,
+            "The identity provider is misconfigured",
+            f"Refusing to log in: {issuer} answered {exc.response.status_code} for its "
+            "discovery document (check AUTH0_DOMAIN).",
+            502,
         )
+    except requests.RequestException as exc:
+        return _failure("The identity provider is not reachable", _idp_unreachable(exc), 503)
     except ValueError as exc:
         return _failure(
             "The identity provider is misconfigured", f"Refusing to log in: {exc}.", 502
         )
-    return client.authorize_redirect(url_for("auth.callback", _external=True))
+    return client.authorize_redirect(public_url("auth.callback"))
 
 
 @bp.get("/callback")
@@ -166,12 +205,16 @@ def callback() -> Any:
         return _failure(
             "The ID token is not valid", f"Refusing the login: {exc.error}: {exc.description}", 502
         )
-    except requests.RequestException:
+    except requests.RequestException as exc:
         return _failure(
             "The identity provider is not reachable",
-            "The code could not be exchanged for tokens.",
+            "The code could not be exchanged for tokens. " + _idp_unreachable(exc),
             503,
         )
+    refusal = _not_a_login(token)
+    if refusal:
+        log.warning("login refused: %s", refusal)
+        return _failure("The identity provider did not log you in", refusal, 502)
 
     next_path = session.get("next")
     session.clear()
@@ -196,13 +239,32 @@ def callback() -> Any:
     return redirect(url_for("pages.home"))
 
 
+def _not_a_login(token: dict[str, Any]) -> str | None:
+    """Say why a token response is not a login (OIDC Core §3.1.3.3), or None if it is one.
+
+    Authlib validates an ID token when one comes back, but lets a response without one
+    through: then there is no authenticated user, only an access token.
+    """
+    if not token.get("id_token"):
+        return (
+            "Its token response has no ID token, so it says nothing about who you are. "
+            "Ask for the `openid` scope (AUTH0_SCOPE) and check the application is an OIDC client."
+        )
+    user = token.get("userinfo")
+    if not isinstance(user, dict) or not isinstance(user.get("sub"), str) or not user["sub"]:
+        return "Its ID token names no user (`sub`)."
+    if not token.get("access_token"):
+        return "Its token response has no access token."
+    return None
+
+
 @bp.route("/logout", methods=["GET", "POST"])
 def logout() -> Any:
     """End the session here and at the identity provider (POST only: GET asks first)."""
     if request.method == "GET":
         return render_template("logout.html")
     session.clear()
-    return_to = url_for("pages.home", _external=True)
+    return_to = public_url("pages.home")
     config = current_app.config
     client = idp_client()
     try:

@@ -1,13 +1,19 @@
 """Settings of the web app, read from the environment: the local lab by default, Auth0 and AWS
 when `AUTH0_DOMAIN` (and friends) and `API_BASE_URL` are set. Loading `.env` is `wsgi.py`'s job.
+
+It also owns the web app's public origin (`APP_BASE_URL`): the one origin the identity
+provider's redirect and logout URLs are built from, never the request's `Host` header
+(RFC 9700 §4.1, exact redirect URIs; Flask's `TRUSTED_HOSTS`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 # The local IdP's web-app client, as declared in its tenant file (a test keeps them in step).
 LOCAL_IDP_URL = "http://127.0.0.1:3001"
@@ -28,6 +34,9 @@ DEFAULT_SCOPE = (
 
 AUTH0_SETTINGS = ("AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET", "AUTH0_AUDIENCE")
 
+# The origin the local tenant's callback and logout URLs name (emulators/idp/tenant.json).
+DEFAULT_BASE_URL = "http://localhost:3000"
+
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
@@ -41,6 +50,69 @@ def _domain(value: str) -> str:
     return value.rstrip("/")
 
 
+def is_loopback(host: str) -> bool:
+    """Say whether a host name (no port, no brackets) names this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url(value: str | None) -> tuple[str, str, int]:
+    """Check `APP_BASE_URL`; return (origin without a trailing slash, host, port).
+
+    :raise ConfigError: it is not an http(s) origin.
+    """
+    raw = (value or DEFAULT_BASE_URL).strip()
+    parts = urlsplit(raw)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise ConfigError(
+            f"APP_BASE_URL is {raw!r}: it must be the web app's public origin, a scheme, a host "
+            "and a port only, e.g. http://localhost:3000 or https://lab.example.com."
+        )
+    return f"{parts.scheme}://{parts.netloc}", parts.hostname, port
+
+
+def api_mode(api_base_url: str | None) -> str:
+    """Say whether `API_BASE_URL` names the local gateway ("local") or a deployed API.
+
+    Only the local emulator has a catalogue and traces: unset, or plain http to this machine,
+    is the local gateway; anything else is a deployed API Gateway stage.
+    """
+    if not api_base_url:
+        return "local"
+    parts = urlsplit(api_base_url)
+    return "local" if parts.scheme == "http" and is_loopback(parts.hostname or "") else "deployed"
+
+
+def _proxy_hops(value: str | None) -> int:
+    try:
+        hops = int(value or 0)
+    except ValueError:
+        hops = -1
+    if not 0 <= hops <= 5:
+        raise ConfigError(
+            f"APP_TRUSTED_PROXIES is {value!r}: it must be the number of reverse proxies in "
+            "front of the web app whose X-Forwarded-* headers are trusted (0 to 5; 0 when the "
+            "browser talks to the web app directly)."
+        )
+    return hops
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Return the Flask config derived from environment variables.
 
@@ -49,10 +121,23 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
     """
     env = os.environ if environ is None else environ
     domain = _domain(env.get("AUTH0_DOMAIN", ""))
+    origin, host, _port = base_url(env.get("APP_BASE_URL"))
+    api_base = (
+        env.get("API_BASE_URL") or env.get("LOCAL_GATEWAY_URL") or LOCAL_GATEWAY_URL
+    ).rstrip("/")
     settings: dict[str, Any] = {
         "SECRET_KEY": env.get("APP_SECRET_KEY") or secrets.token_hex(32),
-        "API_BASE_URL": (env.get("API_BASE_URL") or LOCAL_GATEWAY_URL).rstrip("/"),
+        "API_BASE_URL": api_base,
+        "API_MODE": api_mode(env.get("API_BASE_URL")),
+        # Which of the four styles a deployed API_BASE_URL alone is (the Ping page's label).
+        "API_BASE_STYLE": env.get("API_BASE_STYLE") or "rest-token",
         "AUTH0_SCOPE": env.get("AUTH0_SCOPE") or DEFAULT_SCOPE,
+        "APP_BASE_URL": origin,
+        "PREFERRED_URL_SCHEME": urlsplit(origin).scheme,
+        # Werkzeug checks the Host header against this (400 otherwise); requests under other
+        # loopback names for the same port are redirected to the origin first (origin.py).
+        "TRUSTED_HOSTS": [host],
+        "APP_TRUSTED_PROXIES": _proxy_hops(env.get("APP_TRUSTED_PROXIES")),
     }
     # The four API URLs of a deployed stack (`sam deploy` outputs); locally the gateway's
     # catalogue provides them.

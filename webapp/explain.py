@@ -460,6 +460,35 @@ def _needed_permission(context: Any, route: str) -> str | None:
     return None
 
 
+def _granted(claims: dict[str, Any]) -> list[str]:
+    """What a token grants: its `permissions` (Auth0 RBAC) and the words of its `scope`."""
+    granted = [p for p in claims.get("permissions") or () if isinstance(p, str)]
+    scope = claims.get("scope")
+    if isinstance(scope, str):
+        granted += [word for word in scope.split() if word not in granted]
+    return granted
+
+
+def _missing_permission(
+    claims: dict[str, Any], required: tuple[str, ...]
+) -> tuple[str | None, str]:
+    """Explain a 403 from the token the web app sent, when no trace says why."""
+    granted = _granted(claims)
+    needed = " or ".join(f"`{name}`" for name in required)
+    holds = ", ".join(f"`{name}`" for name in granted) or "none"
+    if not any(name in granted for name in required):
+        return (
+            "insufficient_permission",
+            f"This route needs {needed}; the token you sent grants {holds} (its `scope` and "
+            "`permissions`).",
+        )
+    return (
+        None,
+        f"The token grants {needed}, which this route needs, yet the API refused it: the "
+        "deployed authorizer's route permissions may differ from this template's.",
+    )
+
+
 def _without_trace(
     result: CallResult,
     status: int,
@@ -489,6 +518,9 @@ def _without_trace(
             steps.append(f"The token you sent expired {relative(now - exp)} ago.")
         elif claims and expected_audience not in audiences(claims):
             code = "wrong_audience"
+        elif status == 403 and claims and result.required:
+            code, step = _missing_permission(claims, result.required)
+            steps.append(step)
         if code:
             steps.append(f"What the web app sees in the token: {reason_words(code)}.")
     elif status in (401, 403):

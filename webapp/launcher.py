@@ -3,10 +3,16 @@
 Each server is its own process, on its own origin, as in the real topology; each can also be
 started alone (the commands are printed). In Auth0 mode (`AUTH0_DOMAIN` set) the local IdP is
 not started; with `API_BASE_URL` set the local gateway is not started.
+
+The settings are checked before anything starts, so a mistake is one clear message. Each
+server runs in its own process group and stopping kills the whole group: Granian (the
+gateway) serves from a worker process its main process forks, and signalling only the main
+process could leave the worker listening (killpg(2), Python's `start_new_session`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -17,11 +23,20 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from .config import LOCAL_GATEWAY_URL
+from .config import LOCAL_IDP_URL
+from .config import ConfigError
+from .config import base_url
+from .config import is_loopback
+from .config import settings_from_env
+
 ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 5.0
 
 
 @dataclass
@@ -36,57 +51,84 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
 
 
+def _local_address(url: str, setting: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "http" or not parts.hostname or not port:
+        raise ConfigError(f"{setting} is {url!r}: it must be http://host:port on this machine.")
+    return parts.hostname, port
+
+
 def planned_servers(settings: dict[str, str | None]) -> list[Server]:
-    """Return the servers to start for these settings, dependencies first."""
+    """Return the servers to start for these settings, dependencies first.
+
+    The emulators listen where the web app looks for them (`LOCAL_IDP_URL`,
+    `LOCAL_GATEWAY_URL`); the web app on `APP_BASE_URL`'s port, on localhost when the origin
+    is a proxy's (`APP_TRUSTED_PROXIES`).
+
+    :raise ConfigError: an address is not usable.
+    """
     python = sys.executable
     servers = []
+    idp_url = (settings.get("LOCAL_IDP_URL") or LOCAL_IDP_URL).rstrip("/")
     if not settings.get("AUTH0_DOMAIN"):
+        host, port = _local_address(idp_url, "LOCAL_IDP_URL")
         servers.append(
             Server(
                 "identity provider",
-                "127.0.0.1",
-                3001,
-                [python, "-m", "emulators.idp", "serve", "--host", "127.0.0.1", "--port", "3001"],
-                "http://127.0.0.1:3001/.well-known/openid-configuration",
+                host,
+                port,
+                [python, "-m", "emulators.idp", "serve", "--host", host, "--port", str(port)],
+                f"{idp_url}/.well-known/openid-configuration",
             )
         )
     if not settings.get("API_BASE_URL"):
         domain = (settings.get("AUTH0_DOMAIN") or "").removeprefix("https://").rstrip("/")
-        issuer = f"https://{domain}/" if domain else "http://127.0.0.1:3001/"
+        issuer = f"https://{domain}/" if domain else f"{idp_url}/"
+        gateway_url = (settings.get("LOCAL_GATEWAY_URL") or LOCAL_GATEWAY_URL).rstrip("/")
+        host, port = _local_address(gateway_url, "LOCAL_GATEWAY_URL")
         servers.append(
             Server(
                 "API gateway",
-                "127.0.0.1",
-                3002,
+                host,
+                port,
                 [
                     python,
                     "-m",
                     "emulators.gateway",
                     "serve",
                     "--host",
-                    "127.0.0.1",
+                    host,
                     "--port",
-                    "3002",
+                    str(port),
                     "--issuer",
-                    issuer,
+                    settings.get("GATEWAY_TOKEN_ISSUER") or issuer,
                 ],
-                "http://127.0.0.1:3002/",
+                f"{gateway_url}/",
             )
         )
+    origin, host, port = base_url(settings.get("APP_BASE_URL"))
+    if not (urlsplit(origin).scheme == "http" and is_loopback(host)):
+        host, port = "localhost", 3000  # behind a proxy that serves the public origin
+    listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     servers.append(
         Server(
             "web app",
-            "localhost",
-            3000,
-            [python, "-m", "waitress", "--listen=localhost:3000", "--threads=8", "wsgi:app"],
-            "http://localhost:3000/",
+            host,
+            port,
+            [python, "wsgi.py", "--listen", listen],
+            f"http://{listen}/",
         )
     )
     return servers
 
 
 def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1" if host == "localhost" else host, port))
@@ -110,26 +152,84 @@ def _wait_ready(server: Server) -> bool:
     return False
 
 
+def start(server: Server) -> None:
+    """Start a server in a process group of its own (its id is the server's pid)."""
+    # A new session: Ctrl-C in the terminal reaches the launcher only, which then stops
+    # each group in order rather than every process at once.
+    server.process = subprocess.Popen(server.argv, cwd=ROOT, start_new_session=True)
+
+
+def _signal_group(server: Server, signum: int) -> None:
+    if server.process is None:
+        return
+    with contextlib.suppress(ProcessLookupError):  # the whole group has already exited
+        os.killpg(server.process.pid, signum)
+
+
+def _group_alive(server: Server) -> bool:
+    if server.process is None:
+        return False
+    server.process.poll()  # reap the leader, so a zombie does not count
+    try:
+        os.killpg(server.process.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def stop_all(servers: list[Server]) -> None:
-    """Terminate every started server, then kill the ones that do not stop in time."""
+    """Terminate every started server's process group; kill the groups still there after 5 s.
+
+    Waiting is for the group, not only its leader: a worker that outlives its parent would
+    keep the port.
+    """
     for server in reversed(servers):
-        if server.process and server.process.poll() is None:
-            server.process.terminate()
-    deadline = time.monotonic() + 5
+        _signal_group(server, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while any(_group_alive(s) for s in servers) and time.monotonic() < deadline:
+        time.sleep(0.05)
     for server in servers:
-        if server.process:
-            try:
-                server.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                server.process.kill()
+        if _group_alive(server):
+            _signal_group(server, signal.SIGKILL)
+    for server in servers:
+        if server.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.process.wait(timeout=STOP_TIMEOUT)
 
 
-def _banner(servers: list[Server], settings: dict[str, str | None]) -> str:
+def _banner(
+    servers: list[Server], settings: dict[str, str | None], config: dict[str, object]
+) -> str:
+    origin = str(config["APP_BASE_URL"])
     lines = ["", "Authorizer Lab is running:"]
     for server in servers:
-        lines.append(f"  {server.name:<18} http://{server.host}:{server.port}/")
-    if any(s.port == 3002 for s in servers):
-        lines.append("  (the gateway's catalogue of APIs and routes is at http://127.0.0.1:3002/)")
+        shown = origin if server.name == "web app" else server.probe_url.rsplit("/.well", 1)[0]
+        lines.append(f"  {server.name:<18} {shown.rstrip('/')}/")
+    gateway = next((s for s in servers if s.name == "API gateway"), None)
+    if gateway is not None:
+        lines.append(f"  (the gateway's catalogue of APIs and routes is at {gateway.probe_url})")
+    lines.append("")
+    lines.append("The web app points at:")
+    mode = "Auth0 tenant" if config["LAB_MODE"] == "auth0" else "local identity provider"
+    lines.append(f"  {mode:<22} {config['AUTH0_ISSUER']} (audience {config['AUTH0_AUDIENCE']})")
+    apis = [
+        f"{name} {config[name]}"
+        for name in (
+            "API_URL_REST_TOKEN",
+            "API_URL_REST_REQUEST",
+            "API_URL_HTTP_LAMBDA",
+            "API_URL_HTTP_JWT",
+        )
+        if config.get(name)
+    ]
+    if config["API_MODE"] == "local":
+        lines.append(f"  {'local API gateway':<22} {config['API_BASE_URL']}/")
+    elif not apis:
+        lines.append(f"  {'deployed API':<22} {config['API_BASE_URL']}")
+    for api in apis:
+        lines.append(f"  {'deployed API':<22} {api}")
     if not settings.get("AUTH0_DOMAIN"):
         from emulators.idp.tenant import load_tenant_data
         from emulators.idp.tenant import parse_tenant
@@ -139,7 +239,7 @@ def _banner(servers: list[Server], settings: dict[str, str | None]) -> str:
         lines.append("Demo logins (local identity provider):")
         for user in tenant.users:
             lines.append(f"  {user.email:<24} {user.password:<20} roles: {', '.join(user.roles)}")
-    lines += ["", "Open http://localhost:3000/ and log in. Press Ctrl-C to stop everything.", ""]
+    lines += ["", f"Open {origin}/ and log in. Press Ctrl-C to stop everything.", ""]
     return "\n".join(lines)
 
 
@@ -150,7 +250,14 @@ def _interrupt(signum: int, frame: object) -> None:
 def main() -> int:
     """Start the lab and block until Ctrl-C or until a server dies."""
     settings: dict[str, str | None] = {**dotenv_values(ROOT / ".env"), **os.environ}
-    servers = planned_servers(settings)
+    # Check the settings here, before any server starts: a mistake is one message, not a
+    # traceback inside a WSGI server's usage text.
+    try:
+        config = settings_from_env({k: v for k, v in settings.items() if v is not None})
+        servers = planned_servers(settings)
+    except ConfigError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 2
     busy = [s for s in servers if not _port_free(s.host, s.port)]
     if busy:
         for server in busy:
@@ -166,12 +273,12 @@ def main() -> int:
     try:
         for server in servers:
             print(f"Starting the {server.name}: {' '.join(server.argv[1:])}", flush=True)
-            server.process = subprocess.Popen(server.argv, cwd=ROOT)
+            start(server)
             started.append(server)
             if not _wait_ready(server):
                 print(f"The {server.name} did not start; see its output above.", file=sys.stderr)
                 return 1
-        print(_banner(servers, settings), flush=True)
+        print(_banner(servers, settings, config), flush=True)
         while all(s.process and s.process.poll() is None for s in started):
             time.sleep(0.5)
         dead = [s.name for s in started if s.process and s.process.poll() is not None]

@@ -76,8 +76,18 @@ def _page(
     targets = directory().targets()
     actions = directory().actions(targets)
     logged_in = current_user() is not None
-    selected_api = session.get("ping_api") or "rest-token"
-    selected_token = session.get("ping_token") or ("access" if logged_in else "none")
+    # After a call without JavaScript, the page shows what was just chosen and pressed (even
+    # when the call was refused); otherwise the last call's choices.
+    posted = request.form if request.method == "POST" else {}
+    selected_api = _known(posted.get("api"), targets) or session.get("ping_api") or "rest-token"
+    if selected_api not in targets and targets:
+        selected_api = next(iter(targets))
+    selected_token = (
+        _known(posted.get("token"), TOKEN_KINDS)
+        or session.get("ping_token")
+        or ("access" if logged_in else "none")
+    )
+    pressed = _known(posted.get("action"), actions)
     if not logged_in and selected_token in USER_TOKEN_KINDS:
         selected_token = "none"
     m2m_clients = current_app.extensions["m2m"].clients
@@ -91,7 +101,9 @@ def _page(
         styles=api_client.STYLES,
         targets=targets,
         actions=actions,
-        primary=next((a.key for a in actions.values() if a.route.guarded), None),
+        # The button to look at: the one just pressed, else the first guarded route.
+        primary=pressed or next((a.key for a in actions.values() if a.route.guarded), None),
+        pressed=pressed,
         token_kinds=TOKEN_KINDS,
         available=available,
         logged_in=logged_in,
@@ -103,8 +115,13 @@ def _page(
         local=current_app.config["LAB_MODE"] == "local",
         token_curl=token_curl,
         api_base=current_app.config["API_BASE_URL"],
+        api_local=directory().local,
         note_text=request.form.get("text", "") if request.method == "POST" else "",
     ), status
+
+
+def _known(value: str | None, choices: Any) -> str | None:
+    return value if isinstance(value, str) and value in choices else None
 
 
 @bp.get("/ping")
@@ -137,10 +154,13 @@ def call() -> Any:
     if target is None:
         if api_key not in api_client.STYLE_BY_KEY:
             return refuse(f"Unknown API {api_key[:40]!r}.")
+        style = api_client.STYLE_BY_KEY[api_key]
+        if not directory().local:
+            return refuse(f"The {style.title} is not configured: set {style.setting}.", 503)
         return refuse(
-            f"The {api_client.STYLE_BY_KEY[api_key].title} is not available: the "
-            f"gateway at {current_app.config['API_BASE_URL']} is not reachable, and "
-            f"{api_client.STYLE_BY_KEY[api_key].setting} is not set.",
+            f"The {style.title} is not available: the gateway at "
+            f"{current_app.config['API_BASE_URL']} is not reachable, and {style.setting} is "
+            "not set.",
             503,
         )
     if chosen.key not in target.route_keys:
