@@ -3,7 +3,7 @@
 `redis-server` (Debian's package) runs on a free loopback port; the two instances are
 `waitress` processes running `wsgi:app`, as `make run` does, with `SESSION_REDIS_URL` and one
 `APP_SECRET_KEY`. Both are addressed as the same origin (`Host: localhost:<A>`), as behind a
-load balancer; the IdP and gateway run in this process. Access tokens live 11 seconds here, so
+load balancer; the lab's IdP and gateway serve them. Access tokens live 11 seconds here, so
 the parallel calls of the race test find them due for refresh.
 """
 
@@ -22,14 +22,11 @@ from typing import Any
 import pytest
 import requests
 
-from emulators.gateway import create_gateway
-from emulators.idp import create_idp_app
 from tests.conftest import CUSTOMER
-from tests.conftest import LiveServer
+from tests.conftest import Lab
 from tests.conftest import form_fields
-from tests.conftest import tenant_for
 from tests.test_refresh import run_trials
-from tests.test_refresh import short_lived
+from tests.test_refresh import short_tokens  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS = shutil.which("redis-server")
@@ -59,8 +56,16 @@ def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Redis, the IdP, the gateway and two web app processes using Redis for sessions."""
+def shared(
+    short_tokens: Lab,  # noqa: F811 (the fixture imported above)
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Any]]:
+    """Redis and two web app processes using it for sessions, with the lab's IdP and gateway.
+
+    Both instances are addressed with the lab's web origin as `Host`, the callback the IdP
+    allows: as behind a load balancer, neither knows its own port.
+    """
+    lab = short_tokens
     state = tmp_path_factory.mktemp("redis")
     redis_port, port_a, port_b = free_port(), free_port(), free_port()
     redis = subprocess.Popen(
@@ -71,27 +76,12 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         ],
         stdout=subprocess.DEVNULL,
     )
-    origin = f"http://localhost:{port_a}"
-    idp, gateway = LiveServer(), LiveServer()
-    idp_url = f"http://127.0.0.1:{idp.port}"
-    gateway_url = f"http://127.0.0.1:{gateway.port}"
-    idp.start(
-        create_idp_app(
-            {
-                "IDP_ISSUER": idp_url + "/",
-                "IDP_DATABASE": str(state / "idp.sqlite3"),
-                "IDP_TENANT": short_lived(tenant_for(origin)),
-            }
-        )
-    )
-    gateway_app = create_gateway(idp_url + "/", gateway_url, notes_db=state / "notes.sqlite3")
-    gateway.start(gateway_app)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AUTH0_", "API_", "APP_"))},
         "SESSION_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "APP_SECRET_KEY": "test-only-shared-secret-" + "x" * 40,
-        "LOCAL_IDP_URL": idp_url,
-        "API_BASE_URL": gateway_url,
+        "LOCAL_IDP_URL": lab.idp_url,
+        "API_BASE_URL": lab.gateway_url,
     }
     webs = [
         subprocess.Popen(
@@ -110,10 +100,10 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         for port, process in zip((port_a, port_b), webs, strict=True):
             wait_for(f"http://127.0.0.1:{port}/", process)
         yield {
-            "origin": origin,
-            "host": f"localhost:{port_a}",
+            "origin": lab.web_url,
+            "host": lab.web_url.removeprefix("http://"),
             "urls": [f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"],
-            "idp_url": idp_url,
+            "idp_url": lab.idp_url,
             "redis_port": redis_port,
         }
     finally:
@@ -124,16 +114,18 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        gateway.stop()
-        idp.stop()
-        gateway_app.close()
 
 
-def login(shared: dict[str, Any]) -> requests.Session:
-    browser = requests.Session()
-    page = browser.get(f"{shared['origin']}/login", timeout=10)
-    assert page.url.startswith(shared["idp_url"] + "/authorize"), page.url
-    done = browser.post(
+def login(shared: dict[str, Any]) -> dict[str, str]:
+    """Log in through instance A, as the origin; return the session cookie."""
+    host = {"Host": shared["host"]}
+    start = requests.get(
+        f"{shared['urls'][0]}/login", headers=host, allow_redirects=False, timeout=10
+    )
+    cookies = {"lab_session": start.cookies["lab_session"]}
+    idp = requests.Session()
+    page = idp.get(start.headers["Location"], timeout=10)
+    back = idp.post(
         page.url,
         data={
             **form_fields(page.text),
@@ -141,10 +133,20 @@ def login(shared: dict[str, Any]) -> requests.Session:
             "password": CUSTOMER[1],
             "action": "login",
         },
+        allow_redirects=False,
         timeout=10,
     )
-    assert done.url.rstrip("/") == shared["origin"], done.text[:300]
-    return browser
+    location = back.headers["Location"]
+    assert location.startswith(shared["origin"] + "/callback?"), location
+    done = requests.get(
+        shared["urls"][0] + location.removeprefix(shared["origin"]),
+        headers=host,
+        cookies=cookies,
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert done.status_code == 302, done.text[:300]
+    return {"lab_session": done.cookies["lab_session"]}
 
 
 def redis_keys(port: int) -> list[bytes]:
@@ -154,8 +156,7 @@ def redis_keys(port: int) -> list[bytes]:
 
 
 def test_two_instances_serve_one_session_alternately(shared: dict[str, Any]) -> None:
-    browser = login(shared)
-    cookies = {"lab_session": browser.cookies["lab_session"]}
+    cookies = login(shared)
     headers = {"Host": shared["host"]}
 
     pages = [
@@ -184,8 +185,7 @@ def test_two_instances_serve_one_session_alternately(shared: dict[str, Any]) -> 
 def test_parallel_calls_at_expiry_across_two_instances_all_succeed(
     shared: dict[str, Any],
 ) -> None:
-    browser = login(shared)
-    cookies = {"lab_session": browser.cookies["lab_session"]}
+    cookies = login(shared)
     ping = requests.get(
         f"{shared['urls'][1]}/ping", cookies=cookies, headers={"Host": shared["host"]}, timeout=10
     )

@@ -1,29 +1,26 @@
 """Token refresh without races, the expired-token choice, and what /tokens says about refresh.
 
-A stack of its own whose API issues 11-second access tokens: the web app refreshes 10 s before
-`exp`, so a token is due for refresh one second after it was got. The IdP rotates refresh
-tokens (each is single-use), so a second use of one would end the session with a 401.
+The lab's API issues 11-second access tokens while this module runs: the web app refreshes
+10 s before `exp`, so a token is due for refresh one second after it was got. The IdP rotates
+refresh tokens (each is single-use), so a second use of one would end the session with a 401.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import re
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
 
-from emulators.gateway import create_gateway
-from emulators.idp import create_idp_app
 from tests.conftest import CUSTOMER
 from tests.conftest import Lab
 from tests.conftest import LabActions
-from tests.conftest import LiveServer
 from tests.conftest import form_fields
-from tests.conftest import tenant_for
 from webapp import create_app
 
 LIFETIME = 11
@@ -31,42 +28,20 @@ TRIALS = 20
 PARALLEL = 6
 
 
-def short_lived(tenant: dict[str, Any]) -> dict[str, Any]:
-    tenant = copy.deepcopy(tenant)
-    for api in tenant["apis"]:
-        api["token_lifetime"] = LIFETIME
-    return tenant
-
-
 @pytest.fixture(scope="module")
-def quick_lab(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The IdP, gateway and web app, with access tokens that live 11 seconds."""
-    web, idp, gateway = LiveServer(), LiveServer(), LiveServer()
-    web_url = f"http://localhost:{web.port}"
-    idp_url = f"http://127.0.0.1:{idp.port}"
-    gateway_url = f"http://127.0.0.1:{gateway.port}"
-    state = tmp_path_factory.mktemp("quick")
-    tenant = short_lived(tenant_for(web_url))
-    idp_app = create_idp_app(
-        {
-            "IDP_ISSUER": idp_url + "/",
-            "IDP_DATABASE": str(state / "idp.sqlite3"),
-            "IDP_TENANT": tenant,
-        }
-    )
-    gateway_app = create_gateway(idp_url + "/", gateway_url, notes_db=state / "notes.sqlite3")
-    web_app = create_app(
-        {"TESTING": True, "INSTANCE_PATH": str(state / "web")},
-        environ={"LOCAL_IDP_URL": idp_url, "API_BASE_URL": gateway_url},
-    )
-    idp.start(idp_app)
-    gateway.start(gateway_app)
-    web.start(web_app)
-    yield Lab(web_url, idp_url, gateway_url, idp_app, web_app, gateway_app, tenant)
-    web.stop()
-    gateway.stop()
-    idp.stop()
-    gateway_app.close()
+def short_tokens(lab: Lab) -> Iterator[Lab]:
+    """The shared lab, with the API's access tokens living 11 seconds while this module runs.
+
+    The shared stack, not one of its own: the gateway runs the authorizer in-process, and a
+    second gateway trusting another issuer would change the authorizer's settings under the
+    other tests.
+    """
+    tenant = lab.idp_app.extensions["idp"].tenant
+    saved = dict(tenant.apis)
+    for audience, api in saved.items():
+        tenant.apis[audience] = dataclasses.replace(api, token_lifetime=LIFETIME)
+    yield lab
+    tenant.apis.update(saved)
 
 
 def call_private(
@@ -110,33 +85,33 @@ def run_trials(
     return failures
 
 
-def test_parallel_calls_at_expiry_refresh_once_and_all_succeed(quick_lab: Lab) -> None:
-    browser = LabActions(quick_lab).login(*CUSTOMER)
-    csrf = form_fields(browser.get(f"{quick_lab.web_url}/ping", timeout=5).text)["csrf_token"]
+def test_parallel_calls_at_expiry_refresh_once_and_all_succeed(short_tokens: Lab) -> None:
+    browser = LabActions(short_tokens).login(*CUSTOMER)
+    csrf = form_fields(browser.get(f"{short_tokens.web_url}/ping", timeout=5).text)["csrf_token"]
     cookies = {"lab_session": browser.cookies["lab_session"]}
-    first = stored_tokens(quick_lab.web_app, cookies)
+    first = stored_tokens(short_tokens.web_app, cookies)
 
-    failures = run_trials([quick_lab.web_url], cookies, csrf)
+    failures = run_trials([short_tokens.web_url], cookies, csrf)
 
     assert failures == []
-    last = stored_tokens(quick_lab.web_app, cookies)
+    last = stored_tokens(short_tokens.web_app, cookies)
     assert last["refresh_token"] != first["refresh_token"]  # rotated, and the newest kept
     assert last["refreshed_at"] >= time.time() - 5
     # Still logged in, and the session's other keys survived the parallel saves.
-    home = requests.get(f"{quick_lab.web_url}/", cookies=cookies, timeout=5)
+    home = requests.get(f"{short_tokens.web_url}/", cookies=cookies, timeout=5)
     assert "customer@example.com" in home.text
 
 
 def test_tokens_page_says_a_refresh_token_is_held_and_when_it_was_used(
-    quick_lab: Lab,
+    short_tokens: Lab,
 ) -> None:
-    browser = LabActions(quick_lab).login(*CUSTOMER)
-    page = browser.get(f"{quick_lab.web_url}/tokens", timeout=5).text
+    browser = LabActions(short_tokens).login(*CUSTOMER)
+    page = browser.get(f"{short_tokens.web_url}/tokens", timeout=5).text
     assert re.search(r"Refresh token:\s*<strong>held</strong>", page)
     assert re.search(r"last refreshed:\s*<strong>never</strong>", page)
 
     time.sleep(1.2)
-    page = browser.get(f"{quick_lab.web_url}/tokens", timeout=5).text
+    page = browser.get(f"{short_tokens.web_url}/tokens", timeout=5).text
 
     assert re.search(r"last refreshed:\s*<strong><time datetime=\"[^\"]+\">\d+ seconds? ago", page)
     assert browser.cookies["lab_session"] not in page
