@@ -114,7 +114,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Any:
     )
     gateway_app = create_gateway(idp_url + "/", gateway_url, notes_db=state / "notes.sqlite3")
     web_app = create_app(
-        {"TESTING": True},
+        {"TESTING": True, "INSTANCE_PATH": str(state / "web")},
         environ={"LOCAL_IDP_URL": idp_url, "API_BASE_URL": gateway_url, "APP_BASE_URL": web_url},
     )
     idp.start(idp_app)

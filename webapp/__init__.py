@@ -7,7 +7,9 @@ environment, then the test configuration; blueprints are registered here.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import Flask
 from flask import render_template
 from flask import request
+from flask import url_for
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
 from markupsafe import Markup
@@ -23,7 +26,9 @@ from markupsafe import escape
 
 from .config import settings_from_env
 from .origin import init_origin
-from .sessions import ServerSideSessionInterface
+from .sessions import SECRET_KEY_FILE
+from .sessions import init_sessions
+from .sessions import instance_secret
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,17 +52,28 @@ def create_app(
         SESSION_COOKIE_SECURE=False,
         SESSION_IDLE_TIMEOUT=8 * 3600,
         SESSION_ABSOLUTE_TIMEOUT=24 * 3600,
+        # The disk store's bound (files); the soonest to expire (login transactions) go first.
+        SESSION_FILE_THRESHOLD=5000,
         WTF_CSRF_TIME_LIMIT=None,
         HTTP_TIMEOUT=5,
     )
+    env = os.environ if environ is None else environ
     app.config.update(settings_from_env(environ))
     if test_config:
         app.config.update(test_config)
+    # Tests (and a second instance on one host) may keep their state in another folder.
+    app.instance_path = str(app.config.get("INSTANCE_PATH") or app.instance_path)
+    if not env.get("APP_SECRET_KEY") and not (test_config and "SECRET_KEY" in test_config):
+        # One key for the life of the instance folder, not one per start: CSRF tokens of a page
+        # left open across a restart stay valid.
+        app.config["SECRET_KEY"] = instance_secret(
+            Path(app.instance_path) / SECRET_KEY_FILE, secrets.token_hex(32).encode()
+        ).decode()
     init_origin(app)
 
     # Authlib logs token responses at DEBUG: tokens must never reach a log.
     logging.getLogger("authlib").setLevel(logging.INFO)
-    app.session_interface = ServerSideSessionInterface()
+    init_sessions(app, env)
     CSRFProtect(app)
     oauth = OAuth(app)
     oauth.register(
@@ -111,11 +127,30 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError) -> tuple[str, int]:
-        return page(
-            "This form has expired",
-            "The page was open too long or came from another site. Reload the page and try again.",
-            400,
-        )
+        # Flask-WTF keeps the CSRF secret in the session: with no session behind the cookie the
+        # session has ended (timeout, logout elsewhere, a new instance folder), which is what
+        # the person needs to hear, not "the form came from another site".
+        ended = "session token is missing" in (error.description or "")
+        if ended:
+            title = "Your session ended"
+            message = "Your session ended: log in again, then repeat what you did."
+        else:
+            title = "This form has expired"
+            message = (
+                "The page was open too long or came from another site. "
+                "Reload the page and try again."
+            )
+        if request.headers.get("X-Requested-With") == "fetch":
+            # The page puts this answer into its result area: a sentence, not a whole page.
+            return render_template(
+                "_call_problem.html", message=message, login=ended
+            ), 401 if ended else 400
+        return render_template(
+            "error.html",
+            title=title,
+            message=message,
+            retry=url_for("auth.login") if ended else None,
+        ), 401 if ended else 400
 
     @app.errorhandler(404)
     def not_found(error: Exception) -> tuple[str, int]:

@@ -56,16 +56,56 @@ def _user_in_templates() -> dict[str, Any]:
     return {"current_user": current_user}
 
 
+REFRESH_MARGIN = 10  # refresh this many seconds before `exp`, so a call never leaves expired
+REFRESH_WAIT = 15.0  # how long a request waits for another one's refresh of the same session
+
+
+def _expiring(tokens: dict[str, Any]) -> bool:
+    return tokens.get("expires_at", 0) <= time.time() + REFRESH_MARGIN
+
+
 def fresh_tokens() -> dict[str, Any] | None:
     """Return the session's tokens, refreshing an expired access token when possible.
 
+    Single-flight per session: refresh tokens are single-use (the IdP rotates them), so of
+    several requests that find the token expired, one refreshes under the session's lock and
+    the others, once they have the lock, re-read the store and take its new tokens. The new
+    tokens are written to the store before the lock is released, and only the `tokens` key.
     A refresh token the identity provider rejects ends the session (WEB-10).
     """
     tokens = session.get("tokens")
     if not tokens:
         return None
-    if tokens.get("expires_at", 0) > time.time() + 10 or not tokens.get("refresh_token"):
+    if not _expiring(tokens) or not tokens.get("refresh_token"):
         return tokens
+    store = current_app.session_interface
+    with store.lock(f"refresh:{session.sid}", timeout=REFRESH_WAIT) as acquired:
+        if not acquired:
+            log.warning("refresh: another request held the session's lock too long")
+            return tokens  # keep what we have; the API will say the token expired
+        stored = store.load(session.sid)
+        if stored is None:  # the session ended meanwhile (logout, or a refused refresh)
+            session.clear()
+            return None
+        latest = stored.get("tokens") or tokens
+        if not _expiring(latest) or not latest.get("refresh_token"):
+            session.adopt("tokens", latest)  # another request refreshed while this one waited
+            return latest
+        refreshed = _refresh(latest)
+        if refreshed is None:
+            return latest
+        if not refreshed:
+            log.info("refresh token rejected: session ended")
+            store.end(session)
+            return None
+        if not store.write(session, {"tokens": refreshed}):
+            session.clear()
+            return None
+        return refreshed
+
+
+def _refresh(tokens: dict[str, Any]) -> dict[str, Any] | None:
+    """Spend the refresh token once; return the new tokens, {} if refused, None if unreachable."""
     client = idp_client()
     try:
         endpoint = client.load_server_metadata()["token_endpoint"]
@@ -75,23 +115,25 @@ def fresh_tokens() -> dict[str, Any] | None:
             data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
             auth=(current_app.config["AUTH0_CLIENT_ID"], current_app.config["AUTH0_CLIENT_SECRET"]),
         )
+        if response.status_code >= 500:
+            return None  # the IdP's trouble, not a verdict on the refresh token
+        fresh = response.json() if response.status_code == 200 else {}
     except (requests.RequestException, KeyError, ValueError):
-        return tokens  # keep what we have; the API will say the token expired
-    if response.status_code != 200:
-        log.info("refresh token rejected: session ended")
-        session.clear()
         return None
-    fresh = response.json()
-    tokens = {
+    if not isinstance(fresh, dict) or not fresh.get("access_token"):
+        return {}
+    now = int(time.time())
+    new = {
         **tokens,
-        "access_token": fresh.get("access_token"),
+        "access_token": fresh["access_token"],
+        # With rotation the IdP sends a new refresh token; without, the old one stays good.
         "refresh_token": fresh.get("refresh_token") or tokens.get("refresh_token"),
-        "expires_at": int(time.time()) + int(fresh.get("expires_in") or 0),
+        "expires_at": now + int(fresh.get("expires_in") or 0),
+        "refreshed_at": now,
     }
     if fresh.get("id_token"):
-        tokens["id_token"] = fresh["id_token"]
-    session["tokens"] = tokens
-    return tokens
+        new["id_token"] = fresh["id_token"]
+    return new
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -228,6 +270,8 @@ def callback() -> Any:
         "scope": token.get("scope"),
         "expires_at": token.get("expires_at")
         or int(time.time()) + int(token.get("expires_in") or 0),
+        "issued_at": int(time.time()),
+        "refreshed_at": None,
     }
     log.info("login: sub=%s", session["user"].get("sub"))
     if (

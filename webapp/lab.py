@@ -6,6 +6,9 @@ POST); even then they are sent only to them, never logged or put in a URL.
 
 from __future__ import annotations
 
+import time
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint
@@ -19,6 +22,7 @@ from .auth import login_required
 from .tokens import compare
 from .tokens import inspect
 from .tokens import tampered
+from .tokens import when
 
 bp = Blueprint("lab", __name__)
 
@@ -50,8 +54,34 @@ def _views(tokens: dict[str, Any]) -> tuple[Any, Any]:
 @login_required
 def tokens() -> str:
     """Show both tokens decoded, with what each is for and what is wrong with them."""
-    id_view, access_view = _views(fresh_tokens() or {})
-    return render_template("tokens.html", id_view=id_view, access_view=access_view, revealed=None)
+    stored = fresh_tokens() or {}
+    id_view, access_view = _views(stored)
+    return render_template(
+        "tokens.html",
+        id_view=id_view,
+        access_view=access_view,
+        revealed=None,
+        lifecycle=lifecycle(stored),
+    )
+
+
+def lifecycle(stored: dict[str, Any]) -> dict[str, Any]:
+    """Say whether a refresh token is held and when the access token was got or refreshed.
+
+    Only facts about the tokens, never a part of one.
+    """
+    now = time.time()
+    refreshed = stored.get("refreshed_at")
+    issued = stored.get("issued_at")
+    expires = stored.get("expires_at")
+    return {
+        "refresh_held": bool(stored.get("refresh_token")),
+        "refreshed_at": refreshed,
+        "refreshed_ago": when(refreshed, now) if refreshed else None,
+        "issued_ago": when(issued, now) if issued else None,
+        "expires_in": when(expires, now) if expires else None,
+        "refreshed_iso": datetime.fromtimestamp(refreshed, UTC).isoformat() if refreshed else None,
+    }
 
 
 @bp.post("/tokens/reveal")
@@ -73,4 +103,5 @@ def reveal() -> Any:
         id_view=id_view,
         access_view=access_view,
         revealed={"which": which, "token": raw},
+        lifecycle=lifecycle(stored),
     )

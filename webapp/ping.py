@@ -10,8 +10,10 @@ as a whole page.
 from __future__ import annotations
 
 import shlex
+import time
 from typing import Any
 
+import requests
 from flask import Blueprint
 from flask import current_app
 from flask import render_template
@@ -23,6 +25,7 @@ from .auth import current_user
 from .auth import fresh_tokens
 from .auth import idp_client
 from .explain import explain
+from .tokens import decode
 from .tokens import tampered
 
 bp = Blueprint("ping", __name__)
@@ -31,11 +34,14 @@ TOKEN_KINDS = {
     "access": "My access token",
     "id": "My ID token (the classic mistake)",
     "tampered": "My access token with one signature character changed",
+    "expired": "My access token, expired an hour ago (a copy the local IdP signs)",
     "m2m-reader": "M2M token of the notes reader (read:notes)",
     "m2m-writer": "M2M token of the notes writer (read:notes write:notes)",
     "none": "No token",
 }
-USER_TOKEN_KINDS = ("access", "id", "tampered")
+USER_TOKEN_KINDS = ("access", "id", "tampered", "expired")
+LOCAL_ONLY_KINDS = ("expired",)  # only the local IdP signs variants; a real tenant never does
+EXPIRED_AGO = 3600  # well past any authorizer's leeway (the lab's is at most 60 s)
 MAX_NOTE_CHARS = 500
 
 
@@ -63,7 +69,38 @@ def chosen_token(kind: str) -> str | None:
     if kind == "id":
         return tokens.get("id_token")
     access = tokens.get("access_token")
+    if kind == "expired" and access:
+        return expired_copy(access)
     return tampered(access) if kind == "tampered" and access else access
+
+
+def expired_copy(access_token: str) -> str:
+    """Ask the local IdP for a copy of the access token that expired an hour ago.
+
+    The copy keeps every claim but the times (its lifetime too), and is properly signed: an
+    API refuses it for its `exp` alone.
+
+    :raise RuntimeError: the IdP refused or could not be reached.
+    """
+    _, claims = decode(access_token)
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int) or not isinstance(iat, int):
+        raise RuntimeError("the access token has no exp or iat to move")
+    new_exp = int(time.time()) - EXPIRED_AGO
+    try:
+        response = requests.post(
+            current_app.config["AUTH0_ISSUER"] + "lab/token-variants",
+            json={"exp": new_exp, "iat": min(iat, new_exp - (exp - iat))},
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=current_app.config["HTTP_TIMEOUT"],
+        )
+        body = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise RuntimeError("the local identity provider could not be reached") from exc
+    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+        reason = body.get("error_description") if isinstance(body, dict) else None
+        raise RuntimeError(f"the local identity provider refused: {reason or response.status_code}")
+    return str(body["access_token"])
 
 
 def _page(
@@ -91,10 +128,12 @@ def _page(
     if not logged_in and selected_token in USER_TOKEN_KINDS:
         selected_token = "none"
     m2m_clients = current_app.extensions["m2m"].clients
+    local = current_app.config["LAB_MODE"] == "local"
     available = {
         kind
         for kind in TOKEN_KINDS
-        if kind == "none" or (kind in USER_TOKEN_KINDS and logged_in) or kind in m2m_clients
+        if (kind == "none" or (kind in USER_TOKEN_KINDS and logged_in) or kind in m2m_clients)
+        and (local or kind not in LOCAL_ONLY_KINDS)
     }
     return render_template(
         "ping.html",
@@ -112,7 +151,7 @@ def _page(
         result=result,
         explanation=explanation,
         problem=problem,
-        local=current_app.config["LAB_MODE"] == "local",
+        local=local,
         token_curl=token_curl,
         api_base=current_app.config["API_BASE_URL"],
         api_local=directory().local,
@@ -167,6 +206,11 @@ def call() -> Any:
         return refuse(f"The {target.style.title} has no route {chosen.key}: choose another API.")
     if len(text) > MAX_NOTE_CHARS:
         return refuse(f"A note has at most {MAX_NOTE_CHARS} characters.")
+    if token_kind in LOCAL_ONLY_KINDS and current_app.config["LAB_MODE"] != "local":
+        return refuse(
+            "An expired copy of your token needs the local identity provider: a real tenant "
+            "signs nothing for the lab."
+        )
     if token_kind in USER_TOKEN_KINDS and current_user() is None:
         return refuse(
             "Log in first to send your token; logged out, choose “No token” or an M2M token.", 401
@@ -174,7 +218,8 @@ def call() -> Any:
     try:
         token = chosen_token(token_kind)
     except (RuntimeError, KeyError, ValueError) as exc:
-        return refuse(f"No M2M token: {exc}.", 502)
+        what = "No expired copy" if token_kind == "expired" else "No M2M token"
+        return refuse(f"{what}: {exc}.", 502)
     if token_kind != "none" and token is None:
         return refuse(
             "There is no such token here (log in again, or configure the M2M client).", 401

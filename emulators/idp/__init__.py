@@ -97,12 +97,15 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     provider.server = create_authorization_server(app, provider.minter, query_client)
 
+    from . import variants
     from . import views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(variants.bp)
     csrf = CSRFProtect(app)
     csrf.exempt(views.token)
     csrf.exempt(views.userinfo)
+    csrf.exempt(variants.token_variant)  # a bearer-authenticated API, not a form
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError) -> tuple[str, int]:
