@@ -570,13 +570,13 @@ class _OpenApiReader:
                 raise TemplateError(f"{where}: jwt authorizers exist only on HTTP APIs")
             jwt = config.get("jwtConfiguration") or {}
             issuer = jwt.get("issuer")
-            if not issuer and scheme.get("openIdConnectUrl"):
-                # The issuer is the discovery URL without its well-known suffix.
-                issuer = str(scheme["openIdConnectUrl"]).removesuffix(
-                    ".well-known/openid-configuration"
-                )
             if not issuer:
-                raise TemplateError(f"{where}: jwtConfiguration has no issuer")
+                # AWS can read the issuer from an openIdConnectUrl's discovery document;
+                # the emulator reads the template only, so it asks for the issuer itself.
+                raise TemplateError(
+                    f"{where}: jwtConfiguration has no issuer; the emulator does not discover "
+                    "it from openIdConnectUrl, so write jwtConfiguration.issuer"
+                )
             audience = jwt.get("audience") or []
             return Authorizer(
                 name,
