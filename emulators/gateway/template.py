@@ -9,8 +9,19 @@ them in with real ones.
 Templates AWS refuses to deploy are refused here too, with the reason (the AWS pages
 `http-api-lambda-authorizer` and `http-api-develop-integrations-lambda`: payload format
 versions are "1.0" or "2.0", and simple responses need authorizer payload 2.0). APIs the
-emulator cannot read (native `AWS::ApiGateway*` resources, OpenAPI definitions) are named
-in `Model.warnings`, and a template with no readable API at all is refused.
+emulator cannot read (native `AWS::ApiGateway*` resources, OpenAPI definitions in S3) are
+named in `Model.warnings`, and a template with no readable API at all is refused.
+
+An API may instead be declared by an OpenAPI 3 or Swagger 2 definition (`DefinitionBody`,
+an `AWS::Include` of a local file, or a local `DefinitionUri`), as SAM CLI reads it: its
+operations with Lambda proxy integrations (`x-amazon-apigateway-integration`, AWS page
+`api-gateway-swagger-extensions-integration`) become routes, its security schemes with
+`x-amazon-apigateway-authorizer` (`api-gateway-swagger-extensions-authorizer`) become the
+same `Authorizer`s SAM's `Auth` gives, and `security` picks each route's authorizer and
+scopes. Identity sources are kept in HTTP API syntax (`$request.header.Authorization`);
+a REST definition's `method.request.header.Authorization` is converted on reading.
+Operations the emulator cannot serve (other integration types, IAM or Cognito security)
+are named in `Model.warnings` and left out.
 """
 
 from __future__ import annotations
@@ -39,8 +50,10 @@ HEADER_CASES = ("title", "lower")
 SUPPORTED = (
     "The emulator reads AWS::Serverless::Api (REST) and AWS::Serverless::HttpApi (HTTP) "
     "resources declared with properties (StageName, Auth, Variables/StageVariables, "
-    "BinaryMediaTypes), their routes from the Api/HttpApi events of "
-    "AWS::Serverless::Function resources, and AWS::Serverless::Function handlers."
+    "BinaryMediaTypes) or with an OpenAPI DefinitionBody (inline, AWS::Include of a local "
+    "file, or a local DefinitionUri) whose operations have Lambda proxy integrations, their "
+    "routes from the Api/HttpApi events of AWS::Serverless::Function resources, and "
+    "AWS::Serverless::Function handlers."
 )
 
 log = logging.getLogger(__name__)
@@ -82,7 +95,7 @@ class Function:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:authorizer-lab-{self.logical_id}"
+        return function_arn(self.logical_id)
 
 
 @dataclass(frozen=True)
@@ -215,6 +228,21 @@ def api_id_for(logical_id: str) -> str:
     return "".join(alphabet[b % len(alphabet)] for b in digest[:10])
 
 
+# Pseudo parameters a template may name, with the local account's values.
+PSEUDO_PARAMETERS = {
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "authorizer-lab",
+}
+
+
+def function_arn(logical_id: str) -> str:
+    """The ARN the emulator gives a function of the template (`Function.arn`)."""
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:authorizer-lab-{logical_id}"
+
+
 class _Resolver:
     def __init__(self, parameters: dict[str, str], resources: dict[str, Any]) -> None:
         self.parameters = parameters
@@ -228,18 +256,49 @@ class _Resolver:
                     return self.parameters[arg]
                 if arg in self.resources:
                     return f"local-{arg}"
-                if arg == "AWS::Region":
-                    return REGION
+                if arg in PSEUDO_PARAMETERS:
+                    return PSEUDO_PARAMETERS[arg]
                 raise TemplateError(f"!Ref {arg}: no such parameter or resource")
             if name == "Fn::GetAtt":
                 return {"GetAtt": list(arg)}
             if name == "Fn::Sub":
-                return re.sub(r"\$\{([^}]+)\}", lambda m: str(self({"Ref": m.group(1)})), arg)
+                return self._sub(arg)
         if isinstance(value, dict):
             return {k: self(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self(v) for v in value]
         return value
+
+    def _sub(self, arg: Any) -> str:
+        """Fn::Sub in both forms: a string, or [string, {name: value}]."""
+        text, variables = (arg[0], self(arg[1] or {})) if isinstance(arg, list) else (arg, {})
+        if not isinstance(text, str) or not isinstance(variables, dict):
+            raise TemplateError(f"Fn::Sub {arg!r}: expected a string or [string, mapping]")
+
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):  # ${!Literal} is written as ${Literal}
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return self._text(variables[name], name)
+            resource, _, attribute = name.partition(".")
+            if attribute and resource in self.resources:
+                # `${Fn.Arn}`: the ARN the emulator gives that function (an OpenAPI
+                # integration or authorizer URI names its function this way).
+                return self._text({"GetAtt": [resource, attribute]}, name)
+            return str(self({"Ref": name}))
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def _text(self, value: Any, name: str) -> str:
+        if isinstance(value, dict) and "GetAtt" in value:
+            resource, attribute = value["GetAtt"][0], value["GetAtt"][-1]
+            if attribute == "Arn" and resource in self.resources:
+                return function_arn(resource)
+            return f"local-{resource}-{attribute}"
+        if isinstance(value, (dict, list)):
+            raise TemplateError(f"Fn::Sub ${{{name}}}: cannot turn {value!r} into text")
+        return str(value)
 
 
 def _function_of(ref: Any, functions: dict[str, Function], where: str) -> Function:
@@ -333,6 +392,386 @@ def _payload_version(value: Any, where: str) -> str:
     return version
 
 
+# --- APIs declared with an OpenAPI definition ---------------------------------------------------
+# Pages: `api-gateway-swagger-extensions-integration`, `-authorizer`, `-authtype`,
+# `-any-method`, `-binary-media-types`, and `http-api-open-api`. SAM CLI reads the same
+# extensions (samcli/commands/local/lib/swagger/parser.py).
+
+OPENAPI_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+ANY_METHOD_KEY = "x-amazon-apigateway-any-method"
+# Identity sources as a REST API writes them, and as they are kept here (HTTP API syntax).
+REST_SOURCES = (
+    ("method.request.header.", "$request.header."),
+    ("method.request.querystring.", "$request.querystring."),
+    ("stageVariables.", "$stageVariables."),
+    ("context.", "$context."),
+)
+HTTP_SOURCES = ("$request.header.", "$request.querystring.", "$stageVariables.", "$context.")
+
+
+def _openapi_source(text: str, kind: str, where: str) -> str:
+    """One identity source in the API's syntax, kept in HTTP API syntax."""
+    source = text.strip()
+    if kind == "REST":
+        for rest, http in REST_SOURCES:
+            if source.startswith(rest) and len(source) > len(rest):
+                return http + source.removeprefix(rest)
+        expected = (
+            "method.request.header.X, method.request.querystring.X, stageVariables.X or context.X"
+        )
+    else:
+        if any(source.startswith(p) and len(source) > len(p) for p in HTTP_SOURCES):
+            return source
+        expected = "$request.header.X, $request.querystring.X, $stageVariables.X or $context.X"
+    raise TemplateError(
+        f"{where}: identity source {source!r} is not one a {kind} API accepts ({expected}); "
+        "API Gateway refuses this authorizer."
+    )
+
+
+def _openapi_sources(value: Any, kind: str, where: str) -> tuple[str, ...]:
+    # A comma-separated string, as the extension documents it; a list is read too.
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return tuple(_openapi_source(str(item), kind, where) for item in items if str(item).strip())
+
+
+class _FunctionNames:
+    """Find the template's function an integration or authorizer URI names."""
+
+    def __init__(self, functions: dict[str, Function], names: dict[str, str]) -> None:
+        self.functions = functions
+        # By the emulator's ARN name, the logical id, and any FunctionName property.
+        self.by_name = {f.arn.rsplit(":", 1)[-1]: f for f in functions.values()}
+        self.by_name.update(functions)
+        self.by_name.update({name: functions[lid] for lid, name in names.items()})
+
+    def __call__(self, uri: Any, where: str) -> Function:
+        if isinstance(uri, dict) and "GetAtt" in uri:
+            return _function_of(uri, self.functions, where)
+        found = re.search(r":function:([^/:]+)", uri) if isinstance(uri, str) else None
+        if found is not None and found.group(1) in self.by_name:
+            return self.by_name[found.group(1)]
+        raise TemplateError(
+            f"{where}: the URI {uri!r} names no function of this template; write it as "
+            "!Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+            "${MyFunction.Arn}/invocations"
+        )
+
+
+@dataclass
+class _Definition:
+    """An API's OpenAPI document, and whether SAM adds the API's events to it."""
+
+    document: dict[str, Any]
+    inline: bool  # DefinitionBody (events are added) rather than DefinitionUri (they are not)
+
+
+def _load_definition(
+    logical_id: str, resource: dict[str, Any], base: Path, resolve: _Resolver
+) -> _Definition | str:
+    """Return an API's OpenAPI definition, or why the emulator cannot read it."""
+    props = resource.get("Properties") or {}
+    body = props.get("DefinitionBody")
+    inline = body is not None
+    key = "DefinitionBody" if inline else "DefinitionUri"
+    location: Any = None
+    if isinstance(body, dict) and set(body) == {"Fn::Transform"}:
+        transform = body["Fn::Transform"] or {}
+        key = f"DefinitionBody ({transform.get('Name')})"
+        if transform.get("Name") != "AWS::Include":
+            return f"{logical_id} ({resource['Type']}) is defined by an OpenAPI {key} transform"
+        location = (transform.get("Parameters") or {}).get("Location")
+    elif body is None:
+        location = props.get("DefinitionUri")
+    if location is not None:
+        if not isinstance(location, str) or location.startswith("s3://"):
+            return (
+                f"{logical_id} ({resource['Type']}) is defined by an OpenAPI {key} in S3, "
+                "which the emulator does not fetch (point it at a file beside the template)"
+            )
+        try:
+            text = (base / location).read_text(encoding="utf-8")
+            body = yaml.load(text, Loader=_Loader)  # noqa: S506
+        except OSError as error:
+            raise TemplateError(
+                f"{logical_id}: cannot read its OpenAPI definition {location}: {error.strerror}"
+            ) from None
+        except yaml.YAMLError as error:
+            raise TemplateError(
+                f"{logical_id}: {location} is not valid YAML or JSON: {error}"
+            ) from None
+    if not isinstance(body, dict):
+        raise TemplateError(f"{logical_id}: the OpenAPI definition must be a mapping")
+    return _Definition(resolve(body), inline)
+
+
+class _OpenApiReader:
+    """Read one API's OpenAPI definition into the same Authorizers and Routes as SAM's form."""
+
+    def __init__(
+        self, api: Api, document: dict[str, Any], names: _FunctionNames, warnings: list[str]
+    ) -> None:
+        self.api = api
+        self.document = document
+        self.names = names
+        self.warnings = warnings
+        version = str(document.get("openapi") or document.get("swagger") or "")
+        if not version.startswith(("2.", "3.")):
+            raise TemplateError(
+                f"{api.logical_id}: the OpenAPI definition has no `openapi: 3.x` or "
+                f"`swagger: '2.0'` field (found {version or 'none'!r})"
+            )
+        self.swagger = version.startswith("2.")
+        schemes = (
+            document.get("securityDefinitions")
+            if self.swagger
+            else (document.get("components") or {}).get("securitySchemes")
+        )
+        self.schemes: dict[str, Any] = schemes if isinstance(schemes, dict) else {}
+        # Security schemes the emulator cannot apply, with the reason.
+        self.unsupported: dict[str, str] = {}
+
+    def authorizers(self) -> dict[str, Authorizer]:
+        """The Lambda and JWT authorizers of `securitySchemes` / `securityDefinitions`."""
+        found = {}
+        for name, scheme in self.schemes.items():
+            if not isinstance(scheme, dict):
+                raise TemplateError(
+                    f"{self.api.logical_id}: security scheme {name} is not a mapping"
+                )
+            authorizer = scheme.get("x-amazon-apigateway-authorizer")
+            authtype = str(scheme.get("x-amazon-apigateway-authtype", "")).lower()
+            if authorizer is None:
+                if authtype == "awssigv4":
+                    self.unsupported[name] = "IAM (SigV4) authorization"
+                elif (
+                    scheme.get("type") == "apiKey"
+                    and str(scheme.get("name", "")).lower() == "x-api-key"
+                ):
+                    self.unsupported[name] = "API keys"
+                else:
+                    self.unsupported[name] = (
+                        f"a {scheme.get('type', 'typeless')} security scheme without "
+                        "x-amazon-apigateway-authorizer"
+                    )
+                continue
+            if str(authorizer.get("type", "")).lower() == "cognito_user_pools":
+                self.unsupported[name] = "a Cognito user pool authorizer"
+                continue
+            found[name] = self._authorizer(name, scheme, authorizer)
+        return found
+
+    def _authorizer(self, name: str, scheme: dict[str, Any], config: dict[str, Any]) -> Authorizer:
+        kind = self.api.kind
+        where = f"{self.api.logical_id} authorizer {name}"
+        style = str(config.get("type", "")).lower()
+        if style == "jwt":
+            if kind == "REST":
+                raise TemplateError(f"{where}: jwt authorizers exist only on HTTP APIs")
+            jwt = config.get("jwtConfiguration") or {}
+            issuer = jwt.get("issuer")
+            if not issuer:
+                # AWS can read the issuer from an openIdConnectUrl's discovery document;
+                # the emulator reads the template only, so it asks for the issuer itself.
+                raise TemplateError(
+                    f"{where}: jwtConfiguration has no issuer; the emulator does not discover "
+                    "it from openIdConnectUrl, so write jwtConfiguration.issuer"
+                )
+            audience = jwt.get("audience") or []
+            return Authorizer(
+                name,
+                "JWT",
+                None,
+                _openapi_sources(
+                    config.get("identitySource", "$request.header.Authorization"), kind, where
+                ),
+                issuer=str(issuer),
+                audience=tuple(
+                    str(a) for a in (audience if isinstance(audience, list) else [audience])
+                ),
+            )
+        if style not in ("token", "request"):
+            raise TemplateError(
+                f"{where}: type {config.get('type')!r} is not one API Gateway knows "
+                "(token, request, jwt)"
+            )
+        if style == "token" and kind == "HTTP":
+            raise TemplateError(
+                f"{where}: HTTP APIs have no token authorizers; use type request with "
+                "identitySource $request.header.Authorization"
+            )
+        function = self.names(config.get("authorizerUri"), f"{where}: authorizerUri")
+        ttl_value = config.get("authorizerResultTtlInSeconds")
+        # REST's default TTL is 300 s; an HTTP API caches only when told to.
+        ttl = (
+            int(ttl_value) if ttl_value is not None else (SAM_DEFAULT_TTL if kind == "REST" else 0)
+        )
+        if style == "token":
+            if "identitySource" in config:
+                sources = _openapi_sources(config["identitySource"], kind, where)
+            elif scheme.get("in") == "header" and scheme.get("name"):
+                # A token authorizer's header is the scheme's `name` (with `in: header`).
+                sources = (f"$request.header.{scheme['name']}",)
+            else:
+                raise TemplateError(
+                    f"{where}: a token authorizer needs `in: header` and the header's `name`"
+                )
+            return Authorizer(
+                name,
+                "TOKEN",
+                function,
+                sources,
+                ttl=ttl,
+                validation_expression=config.get("identityValidationExpression"),
+            )
+        sources = _openapi_sources(config.get("identitySource"), kind, where)
+        if kind == "REST":
+            return Authorizer(name, "REQUEST", function, sources, ttl=ttl)
+        if config.get("authorizerPayloadFormatVersion") is None:
+            raise TemplateError(
+                f"{where}: authorizerPayloadFormatVersion is missing; HTTP API Lambda "
+                'authorizers need "1.0" or "2.0"'
+            )
+        version = _payload_version(
+            config["authorizerPayloadFormatVersion"], f"{where}: authorizerPayloadFormatVersion"
+        )
+        simple = config.get("enableSimpleResponses", False) is True
+        if simple and version != "2.0":
+            raise TemplateError(
+                f"{where}: enableSimpleResponses needs authorizerPayloadFormatVersion "
+                f'"2.0" (it is "{version}"); API Gateway refuses this authorizer.'
+            )
+        return Authorizer(
+            name,
+            "REQUEST",
+            function,
+            sources,
+            ttl=ttl,
+            payload_version=version,
+            simple_responses=simple,
+        )
+
+    def binary_media_types(self) -> tuple[str, ...]:
+        types = self.document.get("x-amazon-apigateway-binary-media-types") or ()
+        if self.api.kind == "HTTP" or not isinstance(types, list):
+            return ()
+        return tuple(str(t).replace("~1", "/").lower() for t in types)
+
+    def routes(self) -> list[Route]:
+        """A route for each operation with a Lambda proxy integration."""
+        routes = []
+        default_security = self.document.get("security")
+        for path, item in (self.document.get("paths") or {}).items():
+            if not isinstance(item, dict):
+                continue
+            for key, operation in item.items():
+                lower = str(key).lower()
+                if lower == ANY_METHOD_KEY:
+                    method = "ANY"
+                elif lower in OPENAPI_METHODS:
+                    method = lower.upper()
+                else:
+                    continue  # parameters, summary, servers, other extensions
+                route = self._route(method, str(path), operation or {}, default_security)
+                if route is not None:
+                    routes.append(route)
+        return routes
+
+    def _route(
+        self, method: str, path: str, operation: dict[str, Any], default_security: Any
+    ) -> Route | None:
+        api = self.api
+        where = f"{api.logical_id} {method} {path}"
+        integration = self._integration(operation.get("x-amazon-apigateway-integration"), where)
+        if integration is None:
+            self.warnings.append(f"{where} has no x-amazon-apigateway-integration: not served.")
+            return None
+        kind = str(integration.get("type", "")).lower()
+        if kind != "aws_proxy":
+            self.warnings.append(
+                f"{where} has a {kind or 'typeless'} integration; the emulator serves only "
+                "Lambda proxy (aws_proxy) integrations: not served."
+            )
+            return None
+        function = self.names(integration.get("uri"), f"{where}: integration uri")
+        if api.kind == "HTTP":
+            if integration.get("payloadFormatVersion") is None:
+                raise TemplateError(
+                    f"{where}: the integration has no payloadFormatVersion; HTTP APIs need "
+                    '"1.0" or "2.0"'
+                )
+            payload = _payload_version(
+                integration["payloadFormatVersion"], f"{where}: payloadFormatVersion"
+            )
+        else:
+            payload = "1.0"  # REST Lambda proxy integrations have only 1.0
+        security = operation.get("security", default_security)
+        authorizer: Authorizer | None
+        scopes: tuple[str, ...] = ()
+        if security is None:
+            # No `security` anywhere: SAM's Auth.DefaultAuthorizer, if the API has one.
+            authorizer = api.authorizers.get("__default__")
+        else:
+            chosen = self._security(security, where)
+            if chosen is False:
+                return None
+            authorizer, scopes = chosen or (None, ())
+        route_path = "$default" if path == "/$default" and api.kind == "HTTP" else path
+        return Route(
+            method,
+            route_path,
+            function,
+            authorizer,
+            f"{api.arn_prefix()}/{method}{route_path}",
+            scopes,
+            payload,
+        )
+
+    def _integration(self, value: Any, where: str) -> dict[str, Any] | None:
+        # HTTP APIs may share integrations:
+        # {"$ref": "#/components/x-amazon-apigateway-integrations/x"}.
+        if isinstance(value, dict) and isinstance(value.get("$ref"), str):
+            target: Any = self.document
+            for part in value["$ref"].removeprefix("#/").split("/"):
+                target = target.get(part) if isinstance(target, dict) else None
+            if not isinstance(target, dict):
+                raise TemplateError(f"{where}: integration $ref {value['$ref']} not found")
+            return target
+        return value if isinstance(value, dict) else None
+
+    def _security(
+        self, security: Any, where: str
+    ) -> tuple[Authorizer, tuple[str, ...]] | bool | None:
+        """The authorizer and scopes a `security` list names: None for none (`[]`), False
+        when the route needs something the emulator cannot apply (it is then not served)."""
+        if not isinstance(security, list) or not all(isinstance(r, dict) for r in security):
+            raise TemplateError(f"{where}: security must be a list of mappings")
+        named = [(name, scopes) for requirement in security for name, scopes in requirement.items()]
+        applied = []
+        for name, scopes in named:
+            if name not in self.schemes:
+                raise TemplateError(
+                    f"{where}: security names {name!r}, which is not a security scheme of "
+                    "the definition"
+                )
+            if self.unsupported.get(name) == "API keys":
+                self.warnings.append(f"{where}: API keys are not checked by the emulator.")
+                continue
+            if name in self.unsupported:
+                self.warnings.append(
+                    f"{where} needs {self.unsupported[name]} ({name}), which the emulator "
+                    "does not apply: not served."
+                )
+                return False
+            applied.append((self.api.authorizers[name], tuple(str(s) for s in scopes or ())))
+        if len(applied) > 1:
+            raise TemplateError(
+                f"{where}: security names {len(applied)} authorizers; API Gateway applies "
+                "one authorizer to a method"
+            )
+        return applied[0] if applied else None
+
+
 def _header_case(value: str | None) -> str:
     case = (value if value is not None else os.environ.get(HEADER_CASE_ENV) or "title").lower()
     if case not in HEADER_CASES:
@@ -346,15 +785,6 @@ def _header_case(value: str | None) -> str:
 def _unreadable(logical_id: str, resource: dict[str, Any]) -> str | None:
     """Say why an API resource cannot be served, or None when it is readable (or no API)."""
     kind = resource.get("Type", "")
-    props = resource.get("Properties") or {}
-    if kind in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi"):
-        for key in ("DefinitionBody", "DefinitionUri"):
-            if key in props:
-                return (
-                    f"{logical_id} ({kind}) is defined by an OpenAPI {key}, which the "
-                    "emulator does not read"
-                )
-        return None
     if kind in ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"):
         return (
             f"{logical_id} ({kind}) is a native API Gateway resource, which the emulator "
@@ -411,9 +841,19 @@ def load_model(
             int(props.get("MemorySize", global_function.get("MemorySize", 128))),
         )
 
+    names = _FunctionNames(
+        functions,
+        {
+            lid: str(resolve(r["Properties"]["FunctionName"]))
+            for lid, r in resources.items()
+            if lid in functions and "FunctionName" in (r.get("Properties") or {})
+        },
+    )
     apis: dict[str, Api] = {}
     unreadable: dict[str, str] = {}
     others: list[str] = []
+    definitions: dict[str, _Definition] = {}
+    openapi_warnings: list[str] = []
     for logical_id, resource in resources.items():
         reason = _unreadable(logical_id, resource)
         if reason is not None:
@@ -428,7 +868,15 @@ def load_model(
             ):
                 others.append(f"{logical_id} ({resource['Type']})")
             continue
-        props = resolve(resource.get("Properties", {}))
+        raw = resource.get("Properties") or {}
+        reader: _OpenApiReader | None = None
+        if "DefinitionBody" in raw or "DefinitionUri" in raw:
+            definition = _load_definition(logical_id, resource, path.parent, resolve)
+            if isinstance(definition, str):
+                unreadable[logical_id] = definition
+                continue
+            definitions[logical_id] = definition
+        props = resolve({k: v for k, v in raw.items() if k not in ("DefinitionBody",)})
         variables = props.get("Variables" if kind == "REST" else "StageVariables") or {}
         if not isinstance(variables, dict):
             raise TemplateError(
@@ -449,14 +897,29 @@ def load_model(
             ),
             header_case=case,
         )
+        if logical_id in definitions:
+            reader = _OpenApiReader(api, definitions[logical_id].document, names, openapi_warnings)
+            api.authorizers.update(reader.authorizers())
+            # SAM adds the definition's binary media types to BinaryMediaTypes.
+            api.binary_media_types = tuple(
+                dict.fromkeys(api.binary_media_types + reader.binary_media_types())
+            )
         auth = props.get("Auth") or {}
+        # SAM's Auth on an API with a definition adds its authorizers to the definition.
         for name, config in (auth.get("Authorizers") or {}).items():
             api.authorizers[name] = (_rest_authorizers if kind == "REST" else _http_authorizer)(
                 name, config, functions
             )
         api.authorizers["__default__"] = api.authorizers.get(auth.get("DefaultAuthorizer", ""))
+        if reader is not None:
+            api.routes.extend(reader.routes())
         apis[logical_id] = api
 
+    # What SAM does with Api/HttpApi events of an API defined by OpenAPI: with an inline
+    # DefinitionBody it writes each event's path and method into the definition, and
+    # refuses an event whose path and method the definition already integrates ("API
+    # method ... defined multiple times"); with DefinitionUri it adds nothing.
+    skipped_events: list[str] = []
     for logical_id, function in functions.items():
         props = resolve(resources[logical_id].get("Properties", {}))
         for event_name, event in (props.get("Events") or {}).items():
@@ -469,6 +932,10 @@ def load_model(
             api = apis.get(api_ref.removeprefix("local-"))
             if api is None:
                 raise TemplateError(f"{logical_id}.{event_name}: unknown API {api_ref!r}")
+            definition = definitions.get(api.logical_id)
+            if definition is not None and not definition.inline:
+                skipped_events.append(f"{logical_id}.{event_name}")
+                continue
             if event["Type"] == "HttpApi":
                 payload_version = _payload_version(
                     eprops.get("PayloadFormatVersion", "2.0"),
@@ -481,10 +948,23 @@ def load_model(
             if authorizer_name == "NONE":
                 authorizer = None
             elif authorizer_name:
+                if authorizer_name not in api.authorizers or authorizer_name == "__default__":
+                    raise TemplateError(
+                        f"{logical_id}.{event_name}: {api.logical_id} has no authorizer "
+                        f"{authorizer_name!r}"
+                    )
                 authorizer = api.authorizers[authorizer_name]
             else:
                 authorizer = api.authorizers.get("__default__")
             method = str(eprops["Method"]).upper()
+            if definition is not None and any(
+                r.method == method and r.path == eprops["Path"] for r in api.routes
+            ):
+                raise TemplateError(
+                    f'{logical_id}.{event_name}: API method "{eprops["Method"]}" defined '
+                    f'multiple times for path "{eprops["Path"]}" ({api.logical_id}\'s '
+                    "definition integrates it already; SAM refuses this template)"
+                )
             api.routes.append(
                 Route(
                     method,
@@ -500,6 +980,12 @@ def load_model(
         api.authorizers.pop("__default__", None)
         api.routes.sort(key=lambda r: (r.path, r.method))
     warnings = [f"{reason}: not served." for reason in unreadable.values()]
+    warnings.extend(dict.fromkeys(openapi_warnings))
+    if skipped_events:
+        warnings.append(
+            "Events of APIs defined by DefinitionUri add no routes (SAM adds them only to an "
+            "inline DefinitionBody): " + ", ".join(skipped_events) + "."
+        )
     if others:
         warnings.append("Native API Gateway resources are not applied: " + ", ".join(others) + ".")
     if unreadable and not apis:

@@ -128,7 +128,7 @@ OPENAPI = """
     Type: AWS::Serverless::Api
     Properties:
       StageName: dev
-      DefinitionUri: openapi.yaml
+      DefinitionUri: s3://lab-bucket/openapi.yaml
   Function:
     Type: AWS::Serverless::Function
     Properties:
