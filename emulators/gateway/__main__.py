@@ -53,7 +53,8 @@ def gateway_from_environment() -> Gateway:
     )
     for api in gateway.model.apis:
         print(
-            f"  {api.kind:<4} {api.logical_id:<16} {base_url}/{api.api_id}/{api.stage}", flush=True
+            f"  {api.kind:<4} {api.logical_id:<16} {base_url}/{api.api_id}{api.stage_path}",
+            flush=True,
         )
     return gateway
 

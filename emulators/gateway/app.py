@@ -55,6 +55,19 @@ _NO_AUTHORIZER = Grant(None)
 _BEFORE_AUTHORIZER = frozenset(("identity_source_missing", "validation_expression"))
 
 
+def _request_path(environ: dict[str, Any]) -> str:
+    """The request's path, percent-decoded once and read as UTF-8, as API Gateway reads it.
+
+    WSGI hands PATH_INFO over decoded, each byte as one Latin-1 character (PEP 3333), so
+    `/items/%C3%A9` arrives as `/items/Ã©`: its bytes are re-read as UTF-8.
+    """
+    path = environ.get("PATH_INFO") or "/"
+    try:
+        return path.encode("latin-1").decode("utf-8")
+    except UnicodeError:  # not UTF-8: keep what the server gave (AWS would too, mangled)
+        return path
+
+
 class Gateway:
     """The emulator as a WSGI application."""
 
@@ -86,6 +99,10 @@ class Gateway:
         self.traces = TraceStore()
         self.local = LocalEndpoints(self)
 
+    def stages_of(self, api_id: str) -> dict[str, Api]:
+        """The stages of one API by name (empty when there is no such API)."""
+        return self._stages.get(api_id, {})
+
     @property
     def cache(self) -> ResultCache:
         """The authorizer result cache of every API."""
@@ -103,7 +120,7 @@ class Gateway:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         try:
-            path = environ.get("PATH_INFO") or "/"
+            path = _request_path(environ)
             parts = path.split("/", 3)
             stages = self._stages.get(parts[1]) if len(parts) >= 3 else None
             if stages is None:

@@ -46,9 +46,9 @@ from .policy import malformed
 from .template import Api
 from .template import Authorizer
 from .template import Route
+from .traces import Redaction
 from .traces import TraceAuthorizer
 from .traces import TracePolicy
-from .traces import redact_event
 
 MAX_TTL = 3600  # API Gateway's maximum result TTL
 MAX_VERDICTS_PER_ENTRY = 64  # memoized ARN verdicts per cached result (paths with variables)
@@ -215,10 +215,8 @@ class LambdaAuthorizer(AuthorizerType):
         super().__init__(api, config, services)
         assert config.function is not None
         self.function = config.function
-        # Context and stage variables hold no credential: traces show them as they are.
-        self.plain_sources = tuple(
-            s.startswith(("$context.", "$stageVariables.")) for s in config.identity_sources
-        )
+        # What its events' traces must hide: credential headers, its identity sources.
+        self.redaction = Redaction(config.identity_sources)
         # REST REQUEST authorizers with caching off run without identity sources.
         self.needs_identity = config.kind == "TOKEN" or self.ttl > 0 or api.kind == "HTTP"
         self.trace_fields["cache_key"] = (
@@ -279,7 +277,7 @@ class LambdaAuthorizer(AuthorizerType):
             event = events.request_authorizer_event(
                 self.api, route, request, [v or "" for v in identity], config.payload_version
             )
-        block["event"] = redact_event(event, self.plain_sources)
+        block["event"] = self.redaction.event(event)
         invocation = self.services.invoke_authorizer(self.function, event, block)
         block.update(
             invoked=True,
@@ -423,8 +421,15 @@ class LambdaAuthorizer(AuthorizerType):
         if self.config.simple_responses:
             valid = isinstance(response, dict) and isinstance(response.get("isAuthorized"), bool)
             problem = None if valid else "isAuthorized is missing or not a boolean"
+            if valid and not isinstance(response.get("context", {}) or {}, dict):
+                problem = "context is not an object"
         else:
             problem = malformed(response, rest=self.api.kind == "REST")
+        if problem is None and self.api.kind == "HTTP":
+            try:  # what reaches the integration must be JSON (no NaN or Infinity)
+                json_native_copy(response.get("context"))
+            except (TypeError, RecursionError):
+                problem = "context holds a value JSON cannot carry (NaN or Infinity)"
         if problem is None:
             return None
         block["outcome"] = "error"

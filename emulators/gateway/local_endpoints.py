@@ -24,7 +24,9 @@ from .traces import TRACE_LIMIT
 if TYPE_CHECKING:
     from .app import Gateway
 
-_FLUSH = re.compile(r"/(?:v2/apis|restapis)/([^/]+)/stages/([^/]+)/cache/authorizers")
+_FLUSH = re.compile(r"/(v2/apis|restapis)/([^/]+)/stages/([^/]+)/cache/authorizers")
+_ALLOW_GET = ("Allow", "GET, HEAD")
+_ALLOW_DELETE = ("Allow", "DELETE")
 
 
 def json_response(status: int, body: Any, headers: list[tuple[str, str]] | None = None) -> Response:
@@ -42,38 +44,55 @@ class LocalEndpoints:
 
     def dispatch(self, request: Request) -> Response:
         path = request.path
-        if path == "/" and request.method == "GET":
-            return json_response(200, self.catalogue())
-        if path == "/_lab/traces":
-            return json_response(
-                200, {"traces": [_listing(t) for t in self.gateway.traces.recent()]}
-            )
-        if path.startswith("/_lab/traces/"):
-            trace_id = path.removeprefix("/_lab/traces/")
-            trace = self.gateway.traces.get(trace_id)
-            if trace is None:
+        if path == "/":
+            if request.method not in ("GET", "HEAD"):
                 return json_response(
-                    404,
-                    {
-                        "message": f"No trace {trace_id!r}; the emulator keeps the last "
-                        f"{TRACE_LIMIT} requests"
-                    },
+                    405, {"message": "The catalogue is read with GET"}, [_ALLOW_GET]
                 )
-            return json_response(200, trace)
+            return json_response(200, self.catalogue())
+        if path == "/_lab/traces" or path.startswith("/_lab/traces/"):
+            if request.method not in ("GET", "HEAD"):
+                return json_response(405, {"message": "Traces are read with GET"}, [_ALLOW_GET])
+            return self._traces(path)
         match = _FLUSH.fullmatch(path)
         if match:
-            if request.method != "DELETE":
-                return json_response(405, {"message": "Use DELETE to flush the cache"})
-            api = self.gateway.apis.get((match.group(1), match.group(2)))
-            if api is None:
-                return json_response(404, {"message": "Invalid API identifier specified"})
-            return json_response(
-                202, {"flushed": self.gateway.authorization.cache.flush(api.api_id)}
-            )
+            return self._flush(request.method, match.group(1), match.group(2), match.group(3))
         return json_response(
             404,
             {"message": "Not Found", "hint": f"no API at this path; see {self.gateway.base_url}/"},
         )
+
+    def _traces(self, path: str) -> Response:
+        if path == "/_lab/traces":
+            recent = self.gateway.traces.recent()
+            return json_response(200, {"traces": [_listing(t) for t in recent]})
+        trace_id = path.removeprefix("/_lab/traces/")
+        trace = self.gateway.traces.get(trace_id)
+        if trace is None:
+            return json_response(
+                404,
+                {"message": f"No trace {trace_id!r}; the emulator keeps the last {TRACE_LIMIT}"},
+            )
+        return json_response(200, trace)
+
+    def _flush(self, method: str, family: str, api_id: str, stage: str) -> Response:
+        """FlushStageAuthorizersCache (REST: 202) or ResetAuthorizersCache (HTTP: 204), with
+        AWS's NotFoundException for an API of the other family or an unknown stage."""
+        rest = family == "restapis"
+        not_found = [("x-amzn-ErrorType", "NotFoundException")] if rest else []
+        if method != "DELETE":
+            return json_response(405, {"message": "Use DELETE to flush the cache"}, [_ALLOW_DELETE])
+        stages = self.gateway.stages_of(api_id)
+        if not stages or next(iter(stages.values())).kind != ("REST" if rest else "HTTP"):
+            return json_response(404, {"message": "Invalid API identifier specified"}, not_found)
+        api = stages.get(stage)
+        if api is None:
+            return json_response(404, {"message": "Invalid stage identifier specified"}, not_found)
+        flushed = self.gateway.authorization.cache.flush(api.api_id)
+        # AWS answers with no body; how many entries went is the emulator's own header.
+        response = Response(status=202 if rest else 204)
+        response.headers["x-lab-flushed"] = str(flushed)
+        return response
 
     def catalogue(self) -> dict[str, Any]:
         """Describe every API: id, type, stage, base URL, routes and their authorization."""

@@ -8,9 +8,9 @@ https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-method-
 beats `ANY` on the same resource). Both come down to one order: compare routes segment by
 segment, literal before variable before greedy, then a named method before `ANY`.
 
-- Path variables match one non-empty segment (`/items/` does not match `/items/{id}`,
-  as https://github.com/aws/chalice/pull/588 found of API Gateway); a greedy variable one
-  or more segments.
+- Path variables match one non-empty segment (`/items/` does not match `/items/{id}`, as
+  https://github.com/aws/chalice/pull/588 found of API Gateway); a greedy variable one or
+  more segments. Values are decoded once, as UTF-8 (`%2541` is `%41`, `%C3%A9` is `é`).
 - A trailing slash is ignored (`/public/` reaches `GET /public`), as API Gateway routes it
   (observed by aws-powertools-lambda-python#1577; the emulator applies it to both API types).
 - No route: REST answers 403 Missing Authentication Token, HTTP 404 Not Found
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 from .template import Api
 from .template import Route
@@ -112,7 +111,8 @@ class RouteTable:
             found = pattern.match(trimmed)
             if found is None:
                 continue
-            parameters = {names[g]: unquote(v) for g, v in found.groupdict().items()}
+            # The server decoded the path once already, as AWS does: no second decoding.
+            parameters = {names[g]: v for g, v in found.groupdict().items()}
             return RouteMatch(route, parameters, self._arn(method, trimmed))
         if self._default is not None:
             return RouteMatch(self._default, None, self._arn(method, trimmed))

@@ -877,6 +877,11 @@ def load_model(
                 continue
             definitions[logical_id] = definition
         props = resolve({k: v for k, v in raw.items() if k not in ("DefinitionBody",)})
+        if props.get("Cors") or props.get("CorsConfiguration"):
+            openapi_warnings.append(
+                f"{logical_id}: CORS is not applied (no preflight answers, no "
+                "Access-Control-* headers); call the API from the same origin or from a server."
+            )
         variables = props.get("Variables" if kind == "REST" else "StageVariables") or {}
         if not isinstance(variables, dict):
             raise TemplateError(

@@ -13,6 +13,7 @@ token has one id in the decision log and in the trace.
 from __future__ import annotations
 
 import collections
+import re
 import threading
 import time
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Literal
 from typing import NotRequired
 from typing import Required
 from typing import TypedDict
+from urllib.parse import unquote_plus
 
 from authorizer import audit
 
@@ -161,45 +163,90 @@ def redact_credential(value: str | None) -> str | None:
     return f"{scheme} {REDACTED} fingerprint:{audit.fingerprint(value)}".strip()
 
 
-_CREDENTIAL_HEADERS = frozenset(("authorization", "cookie"))
+# Headers that carry credentials whatever the authorizer reads.
+CREDENTIAL_HEADERS = frozenset(
+    ("authorization", "proxy-authorization", "cookie", "x-api-key", "x-amz-security-token")
+)
+# A JWT (compact JWS or JWE) anywhere in a value, with or without a scheme before it.
+_JWT_LIKE = re.compile(r"(?:^|\s)[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_.-]*")
 
 
-def redact_event(event: dict[str, Any], plain_sources: tuple[bool, ...] = ()) -> dict[str, Any]:
-    """Return a copy of an authorizer event fit for a trace: credentials replaced.
+def _secret(value: Any) -> bool:
+    return isinstance(value, str) and bool(_JWT_LIKE.search(value))
 
-    `plain_sources` marks the identity sources that hold no credential (`$context.*`,
-    `$stageVariables.*`), shown as they are in a payload 2.0 `identitySource` list.
+
+class Redaction:
+    """Where one authorizer's events may hold credentials, so a trace never shows them.
+
+    Credentials are: the credential headers above, every header and query parameter the
+    authorizer names as an identity source (`X-Api-Token`, `?token=`), and any value that
+    looks like a JWT, wherever it is. Context and stage variable identity sources hold none.
     """
-    redacted = dict(event)
-    if "authorizationToken" in redacted:
-        redacted["authorizationToken"] = redact_credential(redacted["authorizationToken"])
-    if "identitySource" in redacted:
-        source = redacted["identitySource"]
-        redacted["identitySource"] = (
-            [
-                v
-                if not (isinstance(v, str) and v) or (i < len(plain_sources) and plain_sources[i])
-                else redact_credential(v)
+
+    def __init__(self, identity_sources: tuple[str, ...] = ()) -> None:
+        self.headers = CREDENTIAL_HEADERS | {
+            s.removeprefix("$request.header.").lower()
+            for s in identity_sources
+            if s.startswith("$request.header.")
+        }
+        self.query = frozenset(
+            s.removeprefix("$request.querystring.")
+            for s in identity_sources
+            if s.startswith("$request.querystring.")
+        )
+        self.plain_sources = tuple(
+            s.startswith(("$context.", "$stageVariables.")) for s in identity_sources
+        )
+
+    def _value(self, value: Any, secret: bool) -> Any:
+        if isinstance(value, list):
+            return [self._value(v, secret) for v in value]
+        if isinstance(value, str) and value and (secret or _secret(value)):
+            return redact_credential(value)
+        return value
+
+    def _mapping(self, mapping: Any, secret_names: frozenset[str], fold: bool) -> Any:
+        if not isinstance(mapping, dict):
+            return mapping
+        return {
+            name: self._value(value, (name.lower() if fold else name) in secret_names)
+            for name, value in mapping.items()
+        }
+
+    def event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Return a copy of an authorizer event fit for a trace: credentials replaced."""
+        redacted = dict(event)
+        if "authorizationToken" in redacted:
+            redacted["authorizationToken"] = redact_credential(redacted["authorizationToken"])
+        source = redacted.get("identitySource")
+        if isinstance(source, list):
+            plain = self.plain_sources
+            redacted["identitySource"] = [
+                v if i < len(plain) and plain[i] else self._value(v, True)
                 for i, v in enumerate(source)
             ]
-            if isinstance(source, list)
-            else redact_credential(source)
-        )
-    for key in ("headers", "multiValueHeaders"):
-        if isinstance(redacted.get(key), dict):
-            headers = {}
-            for name, value in redacted[key].items():
-                if name.lower() in _CREDENTIAL_HEADERS:
-                    value = (
-                        [redact_credential(v) for v in value]
-                        if isinstance(value, list)
-                        else redact_credential(value)
-                    )
-                headers[name] = value
-            redacted[key] = headers
-    if redacted.get("cookies"):
-        redacted["cookies"] = [REDACTED for _ in redacted["cookies"]]
-    return redacted
+        elif source is not None:
+            redacted["identitySource"] = self._value(source, True)
+        for key in ("headers", "multiValueHeaders"):
+            if key in redacted:
+                redacted[key] = self._mapping(redacted[key], self.headers, fold=True)
+        for key in ("queryStringParameters", "multiValueQueryStringParameters"):
+            if key in redacted:
+                redacted[key] = self._mapping(redacted[key], self.query, fold=False)
+        raw_query = redacted.get("rawQueryString")
+        if isinstance(raw_query, str) and raw_query:
+            redacted["rawQueryString"] = "&".join(
+                self._raw_pair(pair) for pair in raw_query.split("&")
+            )
+        if redacted.get("cookies"):
+            redacted["cookies"] = [REDACTED for _ in redacted["cookies"]]
+        return redacted
+
+    def _raw_pair(self, pair: str) -> str:
+        name, equals, value = pair.partition("=")
+        if equals and (unquote_plus(name) in self.query or _secret(unquote_plus(value))):
+            return f"{name}={REDACTED}"
+        return pair
 
 
 class TraceStore:

@@ -37,3 +37,13 @@ def header_simple_authorizer(event: dict[str, Any], context: Any) -> dict[str, A
         "isAuthorized": _header(event, "x-deny") != "yes",
         "context": {"arn": event["routeArn"]},
     }
+
+
+def list_context_simple_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A simple response whose context is a list: malformed."""
+    return {"isAuthorized": True, "context": ["a"]}
+
+
+def infinite_context_simple_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A simple response whose context holds Infinity, which JSON cannot carry."""
+    return {"isAuthorized": True, "context": {"limit": float("inf")}}

@@ -3,6 +3,7 @@ source, unknown stages, trailing slashes, and which stage decided (`pipeline.yam
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,81 @@ def test_the_trace_redacts_credentials_but_not_context_or_stage_variables(served
     assert source[0].startswith("Bearer <redacted> fingerprint:")
     assert source[1:] == ["blue", "GET /by-stage"]
     assert "secret-value" not in str(served.trace(response))
+
+
+@BOTH
+def test_traces_hide_every_credential_the_authorizer_reads(served: Served, api: str) -> None:
+    # GIVEN an authorizer whose identity sources are a custom header and a query parameter,
+    # and a JWT-looking value in an unrelated header
+    jwt_like = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNlY3JldA"
+    response = served.call(
+        api,
+        "GET",
+        "/api-token?token=query-secret-456&page=2",
+        headers={"X-Api-Token": "header-secret-789", "X-Other": jwt_like},
+    )
+
+    # THEN the trace has none of them, anywhere, but keeps what is not a credential
+    assert response.status_code == 200, response.text
+    trace = json.dumps(served.trace(response))
+    for secret in ("header-secret-789", "query-secret-456", "c2lnbmF0dXJlLXNlY3JldA"):
+        assert secret not in trace
+    assert "page" in trace
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [("/items/%2541", "%41"), ("/items/%C3%A9t%C3%A9", "été"), ("/items/a%2Bb", "a+b")],
+)
+@BOTH
+def test_path_parameters_are_decoded_once_as_utf8(
+    served: Served, api: str, path: str, value: str
+) -> None:
+    response = served.call(api, "GET", path)
+
+    assert response.status_code == 200
+    event = response.json()["event"]
+    assert event["pathParameters"] == {"id": value}
+    assert served.trace(response)["request"]["path_parameters"] == {"id": value}
+
+
+@pytest.mark.parametrize("path", ["/list-context", "/infinite-context"])
+def test_a_simple_response_with_an_unusable_context_is_a_traced_500(
+    served: Served, path: str
+) -> None:
+    response = served.call("HttpRoutesApi", "GET", path)
+
+    assert (response.status_code, response.json()) == (500, {"message": "Internal Server Error"})
+    authorizer = served.trace(response)["authorizer"]
+    assert authorizer["reason"] == "authorizer_malformed_response"
+    assert "x-amzn-ErrorType" not in response.headers  # the emulator's own 500 has one
+
+
+def test_cache_flushes_answer_as_the_aws_apis_do(served: Served) -> None:
+    rest = next(a for a in served.gateway.model.apis if a.logical_id == "RestRoutesApi")
+    http = next(a for a in served.gateway.model.apis if a.logical_id == "HttpRoutesApi")
+    rest_url = f"{served.url}/restapis/{rest.api_id}/stages/dev/cache/authorizers"
+    http_url = f"{served.url}/v2/apis/{http.api_id}/stages/dev/cache/authorizers"
+
+    flushed_rest = requests.delete(rest_url, timeout=5)  # FlushStageAuthorizersCache
+    flushed_http = requests.delete(http_url, timeout=5)  # ResetAuthorizersCache
+    wrong_family = requests.delete(rest_url.replace(rest.api_id, http.api_id), timeout=5)
+    wrong_stage = requests.delete(http_url.replace("/dev/", "/prod/"), timeout=5)
+    wrong_method = requests.get(http_url, timeout=5)
+
+    assert (flushed_rest.status_code, flushed_rest.content) == (202, b"")
+    assert (flushed_http.status_code, flushed_http.content) == (204, b"")
+    assert wrong_family.status_code == 404
+    assert wrong_family.headers["x-amzn-ErrorType"] == "NotFoundException"
+    assert wrong_stage.json() == {"message": "Invalid stage identifier specified"}
+    assert (wrong_method.status_code, wrong_method.headers["Allow"]) == (405, "DELETE")
+
+
+def test_traces_are_read_only(served: Served) -> None:
+    response = requests.post(f"{served.url}/_lab/traces", timeout=5)
+
+    assert (response.status_code, response.headers["Allow"]) == (405, "GET, HEAD")
+
+
+def test_cors_settings_are_named_as_not_applied(served: Served) -> None:
+    assert any("CORS is not applied" in w for w in served.gateway.model.warnings)
