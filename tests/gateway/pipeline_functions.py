@@ -47,3 +47,18 @@ def list_context_simple_authorizer(event: dict[str, Any], context: Any) -> dict[
 def infinite_context_simple_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A simple response whose context holds Infinity, which JSON cannot carry."""
     return {"isAuthorized": True, "context": {"limit": float("inf")}}
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+
+
+def png_function(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answer a few PNG bytes, base64-encoded, as a Lambda proxy integration must."""
+    import base64
+
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "image/png"},
+        "body": base64.b64encode(PNG).decode(),
+        "isBase64Encoded": True,
+    }

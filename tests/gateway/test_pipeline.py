@@ -3,6 +3,7 @@ source, unknown stages, trailing slashes, and which stage decided (`pipeline.yam
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -326,3 +327,18 @@ def test_traces_are_read_only(served: Served) -> None:
 
 def test_cors_settings_are_named_as_not_applied(served: Served) -> None:
     assert any("CORS is not applied" in w for w in served.gateway.model.warnings)
+
+
+@pytest.mark.parametrize(
+    ("api", "decoded"),
+    [("RestBinaryApi", True), ("RestRoutesApi", False), ("HttpRoutesApi", True)],
+)
+def test_a_base64_answer_is_decoded_as_aws_decides(served: Served, api: str, decoded: bool) -> None:
+    # REST decodes only when the binary media types match (api-gateway-payload-encodings);
+    # otherwise the client gets the base64 text. HTTP APIs always decode.
+    from tests.gateway.pipeline_functions import PNG
+
+    response = served.call(api, "GET", "/logo", headers={"Accept": "image/png"})
+
+    assert response.status_code == 200
+    assert response.content == (PNG if decoded else base64.b64encode(PNG))
