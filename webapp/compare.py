@@ -481,6 +481,10 @@ def _styles(cells: list[Cell]) -> str:
     return ", ".join(dict.fromkeys(c.style for c in cells))
 
 
+def _verb(cells: list[Cell], one: str, several: str) -> str:
+    return one if len({c.style for c in cells}) == 1 else several
+
+
 def why_disagree(cells: list[Cell], simple_styles: set[str]) -> str:
     """One line on why these cells (one token, one route, several styles) differ in status."""
     by_status: dict[int | None, list[Cell]] = {}
@@ -496,33 +500,35 @@ def why_disagree(cells: list[Cell], simple_styles: set[str]) -> str:
     other_401 = [c for c in refused if c.status == 401]
     if accepted and refused:
         first = refused[0]
-        why = f"{_styles(accepted)} let it through; {_styles(refused)} refuse it"
-        if first.reason:
-            why += f" ({first.reason_words or first.reason})"
-    elif early and len(early) < len(refused):
+        words = f" ({first.reason_words or first.reason})" if first.reason else ""
+        return (
+            f"{_styles(accepted)} {_verb(accepted, 'lets', 'let')} it through; "
+            f"{_styles(refused)} {_verb(refused, 'refuses', 'refuse')} it{words}"
+        )
+    if early and len(early) < len(refused):
         late = [c for c in refused if c.decided_by != "identity_source"]
-        why = (
+        return (
             f"API Gateway refuses it before any authorizer on {_styles(early)} "
             f"({early[0].reason}); on {_styles(late)} the authorizer decides"
         )
-    elif (
+    if (
         simple_403
         and other_401
         and all(c.reason in _TOKEN_REFUSALS for c in simple_403 + other_401 if c.reason)
     ):
-        why = (
-            "a refused token is 401 where the authorizer can raise Unauthorized or API Gateway "
-            f"checks it ({_styles(other_401)}), but 403 on {_styles(simple_403)}: a "
-            "simple-response authorizer can only answer isAuthorized: false"
+        return (
+            f"a refused token is 401 on {_styles(other_401)} but 403 on {_styles(simple_403)}: "
+            "a simple-response authorizer can only answer isAuthorized: false"
         )
-    elif other_401 and any(c.status == 403 for c in refused):
+    if other_401 and any(c.status == 403 for c in refused):
         denied = [c for c in refused if c.status == 403]
-        why = (
-            f"{_styles(other_401)} refuse the token itself (401: {other_401[0].reason}); "
-            f"{_styles(denied)} accept it but deny the route (403: {denied[0].reason})"
+        return (
+            f"{_styles(other_401)} {_verb(other_401, 'refuses', 'refuse')} the token itself "
+            f"(401: {other_401[0].reason}); {_styles(denied)} "
+            f"{_verb(denied, 'accepts it but denies', 'accept it but deny')} the route "
+            f"(403: {denied[0].reason})"
         )
-    else:
-        why = "; ".join(f"{c.style} {c.status} ({c.reason or 'no reason'})" for c in cells)
+    why = "; ".join(f"{c.style} {c.status} ({c.reason or 'no reason'})" for c in cells)
     return f"{summary}: {why}"
 
 
