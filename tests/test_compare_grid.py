@@ -212,3 +212,32 @@ def test_without_the_lab_running_the_cli_says_to_start_it(
     assert main([], env) == 2
     err = capsys.readouterr().err
     assert "could not be reached" in err and "make run" in err
+
+
+# Bring your own authorizer -------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "no-aud-template.yaml"
+
+
+def test_the_grid_exposes_an_authorizer_that_does_not_check_aud(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "theirs.json"
+    assert main(["--template", str(EXAMPLE), "--format", "json", "--output", str(out)], {}) == 0
+    run = Run.from_dict(json.loads(out.read_text()))
+    assert {c["api"] for c in run.columns} == {"TheirApi", "LabApi"}
+    for variant in ("wrong-aud", "id-token"):
+        theirs, ours = cell(run, variant, "TheirApi"), cell(run, variant, "LabApi")
+        assert (theirs.status, ours.status) == (200, 401), variant
+        assert theirs.disagreement and theirs.disagreement.startswith(
+            "TheirApi (REST TOKEN) lets it through; LabApi (REST TOKEN) refuses it"
+        )
+    assert cell(run, "expired", "TheirApi").status == 401  # it does check exp
+    assert "| token | TheirApi (REST TOKEN) | LabApi (REST TOKEN) |" in run.to_markdown()
+
+
+def test_a_template_that_is_not_there_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--template", str(tmp_path / "nope.yaml")], {}) == 2
+    assert "no template at" in capsys.readouterr().err

@@ -23,6 +23,7 @@ The JSON of a run (stable keys; more may be added):
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 import time
@@ -452,6 +453,20 @@ def run_grid(
 
 # Disagreements ---------------------------------------------------------------------------
 
+# The styles two APIs of one run share (a template with their API beside ours): named by API.
+_ambiguous: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "ambiguous", default=frozenset()
+)
+
+
+def ambiguous_styles(columns: Iterable[dict[str, Any]]) -> frozenset[str]:
+    """The styles more than one API has in these columns."""
+    apis: dict[str, set[str]] = {}
+    for column in columns:
+        apis.setdefault(column["style"], set()).add(column["api"])
+    return frozenset(style for style, names in apis.items() if len(names) > 1)
+
+
 _TOKEN_REFUSALS = frozenset(
     (
         "malformed_token",
@@ -477,12 +492,17 @@ _TOKEN_REFUSALS = frozenset(
 )
 
 
+def _name(cell: Cell) -> str:
+    """The column's name in words: its style, or its API when two APIs share a style."""
+    return f"{cell.api} ({cell.style})" if cell.style in _ambiguous.get() else cell.style
+
+
 def _styles(cells: list[Cell]) -> str:
-    return ", ".join(dict.fromkeys(c.style for c in cells))
+    return ", ".join(dict.fromkeys(_name(c) for c in cells))
 
 
 def _verb(cells: list[Cell], one: str, several: str) -> str:
-    return one if len({c.style for c in cells}) == 1 else several
+    return one if len({_name(c) for c in cells}) == 1 else several
 
 
 def why_disagree(cells: list[Cell], simple_styles: set[str]) -> str:
@@ -500,7 +520,7 @@ def why_disagree(cells: list[Cell], simple_styles: set[str]) -> str:
     other_401 = [c for c in refused if c.status == 401]
     if accepted and refused:
         first = refused[0]
-        words = f" ({first.reason_words or first.reason})" if first.reason else ""
+        words = f": {first.reason_words or first.reason}" if first.reason else ""
         return (
             f"{_styles(accepted)} {_verb(accepted, 'lets', 'let')} it through; "
             f"{_styles(refused)} {_verb(refused, 'refuses', 'refuse')} it{words}"
@@ -528,13 +548,15 @@ def why_disagree(cells: list[Cell], simple_styles: set[str]) -> str:
             f"{_verb(denied, 'accepts it but denies', 'accept it but deny')} the route "
             f"(403: {denied[0].reason})"
         )
-    why = "; ".join(f"{c.style} {c.status} ({c.reason or 'no reason'})" for c in cells)
+    why = "; ".join(f"{_name(c)} {c.status} ({c.reason or 'no reason'})" for c in cells)
     return f"{summary}: {why}"
 
 
 def mark_disagreements(cells: list[Cell], columns: Iterable[Column]) -> None:
     """Set `disagreement` on every cell whose token and route get different statuses by style."""
+    columns = list(columns)
     simple_styles = {c.style for c in columns if c.simple}
+    _ambiguous.set(ambiguous_styles(c.public() for c in columns))
     groups: dict[tuple[str, str, str], list[Cell]] = {}
     for cell in cells:
         groups.setdefault((cell.variant, cell.method, cell.path), []).append(cell)
@@ -625,7 +647,11 @@ def render_markdown(run: Run) -> str:
     ]
     for route, columns in routes.items():
         lines += ["", f"## {route}", ""]
-        lines.append("| token | " + " | ".join(_md(c["style"]) for c in columns) + " |")
+        ambiguous = ambiguous_styles(run.columns)
+        names = [
+            f"{c['api']} ({c['style']})" if c["style"] in ambiguous else c["style"] for c in columns
+        ]
+        lines.append("| token | " + " | ".join(_md(name) for name in names) + " |")
         lines.append("|---" * (len(columns) + 1) + "|")
         for variant in run.variants:
             row = []
