@@ -320,6 +320,8 @@ def test_the_line_written_without_listeners_carries_the_same_fields(
 
     for fields in (*lines, *seen):
         fields.pop("duration_us")
+        # Seconds to expiry may tick between the two passes on a loaded machine.
+        fields["expires_in"] = fields.get("expires_in") is not None
     assert [line["reason"] for line in lines] == [
         "allowed",
         "allowed",
