@@ -341,7 +341,8 @@ def test_every_scope_the_cognito_routes_need_is_in_the_pool_and_granted() -> Non
         scope
         for api in load_model(local_parameters()).apis
         for route in api.routes
-        if route.authorizer is not None and route.authorizer.kind == "COGNITO_USER_POOLS"
+        if route.authorizer is not None
+        and (route.authorizer.kind == "COGNITO_USER_POOLS" or api.logical_id == "HttpCognitoJwtApi")
         for scope in route.scopes
     }
     assert needed == {"notes-api/read", "notes-api/write"}

@@ -90,7 +90,14 @@ def test_the_rest_token_authorizer_translates_as_the_emulator_serves_it(
 
 @pytest.mark.parametrize(
     "logical_id",
-    ["RestTokenApi", "RestRequestApi", "HttpLambdaApi", "HttpJwtApi", "RestCognitoApi"],
+    [
+        "RestTokenApi",
+        "RestRequestApi",
+        "HttpLambdaApi",
+        "HttpJwtApi",
+        "RestCognitoApi",
+        "HttpCognitoJwtApi",
+    ],
 )
 def test_the_emulator_serves_exactly_the_translated_routes(
     translated: dict[str, Any], logical_id: str

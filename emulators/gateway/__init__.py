@@ -31,6 +31,10 @@ def local_parameters(issuer: str = DEFAULT_ISSUER) -> dict[str, str]:
         # and the template's LabUserPool is its pool (what !Ref LabUserPool gives on AWS).
         "CognitoIdpOrigin": issuer.rstrip("/"),
         "LabUserPool": LOCAL_USER_POOL_ID,
+        # ... and its app clients are the local pool's (what !Ref gives on AWS: the client id).
+        "CognitoWebAppClient": "labcognitowebapp0000000001",
+        "CognitoNotesReaderClient": "labcognitoreader0000000001",
+        "CognitoNotesWriterClient": "labcognitowriter0000000001",
     }
 
 

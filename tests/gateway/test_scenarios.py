@@ -418,6 +418,7 @@ def test_the_catalogue_lists_every_api_with_its_routes(lab: Any) -> None:
         "HttpLambdaApi",
         "HttpJwtApi",
         "RestCognitoApi",
+        "HttpCognitoJwtApi",
     }
     token_api = apis["RestTokenApi"]
     assert token_api["type"] == "REST" and token_api["stage"] == "dev"
