@@ -3,7 +3,8 @@
 The caller comes only from what API Gateway put in `requestContext.authorizer` after the
 authorizer ran, never from the request itself, in each of the shapes AWS uses:
 REST (`authorizer.principalId` and context keys), HTTP API Lambda authorizers
-(`authorizer.lambda`) and HTTP API JWT authorizers (`authorizer.jwt.claims`).
+(`authorizer.lambda`), HTTP API JWT authorizers (`authorizer.jwt.claims`) and REST Cognito
+user pool authorizers (`authorizer.claims`, every value a string, no `principalId`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Caller(TypedDict):
     kind: str  # "user" or "client"
     clientId: str | None
     permissions: list[str]
-    authorizer: str  # which shape it came from: "rest", "lambda" or "jwt"
+    authorizer: str  # which shape it came from: "rest", "lambda", "jwt" or "cognito"
 
 
 def json_response(
@@ -69,19 +70,30 @@ def caller(event: dict[str, Any]) -> Caller | None:
     if not isinstance(authorizer, dict):
         return None
     jwt = authorizer.get("jwt")
+    cognito = authorizer.get("claims")
+    if isinstance(cognito, dict) and "principalId" not in authorizer:
+        jwt = {"claims": cognito}
     if isinstance(jwt, dict):
         claims = jwt.get("claims") or {}
         sub = claims.get("sub")
         if not sub:
             return None
+        # Cognito's client-credentials tokens have sub = client_id (Auth0's carry gty).
+        machine = claims.get("gty") == "client-credentials" or (
+            claims.get("token_use") == "access" and sub == claims.get("client_id")
+        )
         return {
             "sub": str(sub),
-            "kind": "client" if claims.get("gty") == "client-credentials" else "user",
-            "clientId": claims.get("azp") or claims.get("client_id") or None,
+            "kind": "client" if machine else "user",
+            # A Cognito ID token names its app client in `aud`.
+            "clientId": claims.get("azp")
+            or claims.get("client_id")
+            or (claims.get("aud") if claims.get("token_use") == "id" else None)
+            or None,
             "permissions": (
                 _claim_words(claims.get("permissions")) or _claim_words(claims.get("scope"))
             ),
-            "authorizer": "jwt",
+            "authorizer": "cognito" if jwt.get("claims") is cognito else "jwt",
         }
     context = authorizer.get("lambda")
     source = "lambda"
@@ -99,6 +111,21 @@ def caller(event: dict[str, Any]) -> Caller | None:
         "permissions": list(dict.fromkeys(words)),
         "authorizer": source,
     }
+
+
+def cognito_groups(event: dict[str, Any]) -> list[str] | None:
+    """Return the caller's Cognito groups (`cognito:groups`, rendered `[a b]` by API Gateway),
+    or None when no Cognito token's claims are in the event."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer")
+    if not isinstance(authorizer, dict):
+        return None
+    claims = authorizer.get("claims")
+    if not isinstance(claims, dict):
+        jwt = authorizer.get("jwt")
+        claims = jwt.get("claims") if isinstance(jwt, dict) else None
+    if not isinstance(claims, dict) or "token_use" not in claims:
+        return None
+    return _claim_words(claims.get("cognito:groups"))
 
 
 def json_body(event: dict[str, Any], max_bytes: int) -> Any:

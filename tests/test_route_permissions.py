@@ -38,6 +38,10 @@ def route_problems(model: Model, tenant: dict[str, Any], default_scope: str) -> 
             authorizer = route.authorizer
             if authorizer is None:
                 continue
+            if authorizer.kind == "COGNITO_USER_POOLS" or (
+                authorizer.kind == "JWT" and authorizer.issuer != model.parameters["TokenIssuer"]
+            ):
+                continue  # scopes of the user pool (tests/test_cognito_idp.py checks them)
             if authorizer.function is None:  # the built-in JWT authorizer
                 jwt_scopes[route.key] = route.scopes
                 for scope in route.scopes:

@@ -89,7 +89,15 @@ def test_the_rest_token_authorizer_translates_as_the_emulator_serves_it(
 
 
 @pytest.mark.parametrize(
-    "logical_id", ["RestTokenApi", "RestRequestApi", "HttpLambdaApi", "HttpJwtApi"]
+    "logical_id",
+    [
+        "RestTokenApi",
+        "RestRequestApi",
+        "HttpLambdaApi",
+        "HttpJwtApi",
+        "RestCognitoApi",
+        "HttpCognitoJwtApi",
+    ],
 )
 def test_the_emulator_serves_exactly_the_translated_routes(
     translated: dict[str, Any], logical_id: str
@@ -163,3 +171,35 @@ def test_both_lambda_authorizers_read_the_one_route_permissions_parameter(
             json.loads(default.functions[logical_id].environment["ROUTE_PERMISSIONS"])["GET /admin"]
             == "read:admin"
         )
+
+
+def test_the_cognito_authorizer_and_its_scopes_translate(translated: dict[str, Any]) -> None:
+    body = _rest_body(translated, "RestCognitoApi")
+    scheme = body["securityDefinitions"]["CognitoAuthorizer"]
+    authorizer = scheme["x-amazon-apigateway-authorizer"]
+    served = next(
+        a for a in load_model(local_parameters()).apis if a.logical_id == "RestCognitoApi"
+    )
+    served_authorizer = served.authorizers["CognitoAuthorizer"]
+    scopes = {(r.method, r.path): list(r.scopes) for r in served.routes}
+
+    assert authorizer["type"] == "cognito_user_pools"
+    assert authorizer["providerARNs"] == [{"Fn::GetAtt": ["LabUserPool", "Arn"]}]
+    assert scheme["name"] == "Authorization"
+    assert served_authorizer.kind == "COGNITO_USER_POOLS"
+    assert served_authorizer.user_pool_issuers == ("http://127.0.0.1:3001/us-east-1_AuthzLab1",)
+    for path, method in (("/notes", "get"), ("/notes", "post"), ("/private", "get")):
+        security = body["paths"][path][method]["security"]
+        assert security == [{"CognitoAuthorizer": scopes[(method.upper(), path)]}]
+    assert scopes[("GET", "/notes")] == ["notes-api/read"]
+    assert scopes[("POST", "/notes")] == ["notes-api/write"]
+    assert body["paths"]["/public"]["get"]["security"] == [{"NONE": []}]
+    # The pool, its domain, resource server, clients and groups are CloudFormation resources.
+    kinds = {r["Type"] for r in translated["Resources"].values()}
+    assert {
+        "AWS::Cognito::UserPool",
+        "AWS::Cognito::UserPoolDomain",
+        "AWS::Cognito::UserPoolResourceServer",
+        "AWS::Cognito::UserPoolClient",
+        "AWS::Cognito::UserPoolGroup",
+    } <= kinds

@@ -65,6 +65,13 @@ REASONS = {
     # The route:
     "insufficient_permission": "the token is valid but lacks the permission this route needs",
     "insufficient_scope": "the token's `scope` has none of the scopes this route requires",
+    # API Gateway's Cognito user pool authorizer (REST):
+    "cognito_id_token_required": "this method lists no authorization scopes, so API Gateway's "
+    "Cognito authorizer takes only ID tokens (`token_use: id`), and this is an access token",
+    "cognito_access_token_required": "this method lists authorization scopes, so API Gateway's "
+    "Cognito authorizer takes only access tokens carrying one of them, and this is an ID token",
+    "cognito_validation_expression": "the token does not match the Cognito authorizer's "
+    "validation expression, so API Gateway answered 401",
     "unknown_route": "the authorizer does not know this route, so it denies it",
     "explicit_deny": "the cached policy explicitly denies this route",
     "implicit_deny": "no Allow statement of the cached policy covers this route",

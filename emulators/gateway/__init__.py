@@ -17,6 +17,7 @@ from .template import load_model
 
 DEFAULT_ISSUER = "http://127.0.0.1:3001/"
 DEFAULT_BASE_URL = "http://127.0.0.1:3002"
+LOCAL_USER_POOL_ID = "us-east-1_AuthzLab1"  # emulators/idp/cognito.json's user_pool_id
 
 
 def local_parameters(issuer: str = DEFAULT_ISSUER) -> dict[str, str]:
@@ -26,6 +27,14 @@ def local_parameters(issuer: str = DEFAULT_ISSUER) -> dict[str, str]:
         "TokenIssuer": issuer,
         "JwksUri": issuer + ".well-known/jwks.json",
         "NotesBackend": "sqlite",
+        # The local IdP serves the Cognito user pool: its issuers live under the IdP's origin,
+        # and the template's LabUserPool is its pool (what !Ref LabUserPool gives on AWS).
+        "CognitoIdpOrigin": issuer.rstrip("/"),
+        "LabUserPool": LOCAL_USER_POOL_ID,
+        # ... and its app clients are the local pool's (what !Ref gives on AWS: the client id).
+        "CognitoWebAppClient": "labcognitowebapp0000000001",
+        "CognitoNotesReaderClient": "labcognitoreader0000000001",
+        "CognitoNotesWriterClient": "labcognitowriter0000000001",
     }
 
 

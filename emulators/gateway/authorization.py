@@ -33,6 +33,10 @@ from typing import NamedTuple
 from authorizer import audit
 
 from . import events
+from .cognito_authorizer import EXPIRED_MESSAGE
+from .cognito_authorizer import CognitoChecker
+from .cognito_authorizer import method_check
+from .cognito_authorizer import render_claims as render_cognito_claims
 from .exchange import Exchange
 from .exchange import Grant
 from .exchange import Refusal
@@ -488,9 +492,88 @@ class JwtAuthorizer(AuthorizerType):
         )
 
 
+class CognitoUserPoolsAuthorizer(AuthorizerType):
+    """The REST API's built-in `COGNITO_USER_POOLS` authorizer (`cognito_authorizer.py`).
+
+    The result cache is keyed by the token (the identity source): a hit skips the signature
+    check but not what the method needs (ID or access token, scopes), which differs per
+    method; and the emulator still refuses a cached token once it has expired.
+    """
+
+    kinds = ("COGNITO_USER_POOLS",)
+
+    def __init__(self, api: Api, config: Authorizer, services: Authorization) -> None:
+        super().__init__(api, config, services)
+        self.checker = CognitoChecker(config.user_pool_issuers)
+        self.trace_fields["cache_key"] = (
+            "not cached" if self.ttl == 0 else "the token (what the method needs re-checked)"
+        )
+
+    def authorize(self, exchange: Exchange) -> Grant | Refusal:
+        config = self.config
+        identity = self.identity(exchange)[0]
+        route = exchange.route
+        assert route is not None
+        block: TraceAuthorizer = {  # type: ignore[typeddict-item]
+            **self.trace_fields,
+            "identity_source_present": bool(identity),
+            "invoked": False,
+            "cache": "off",
+            "route_scopes": list(route.scopes),
+        }
+        exchange.trace["authorizer"] = block
+        if not identity:
+            return self.missing_identity(block)
+        if config.validation_expression and not config.validation_pattern.fullmatch(identity):
+            block.update(outcome="unauthorized", reason="cognito_validation_expression")
+            return Refusal(
+                "UNAUTHORIZED",
+                f"The token does not match the validation expression "
+                f"{config.validation_expression}, so API Gateway answered 401.",
+            )
+        token = identity.strip()
+        if token[:7].lower() == "bearer ":
+            token = token[7:].strip()
+        key = (self.api.api_id, config.name, (token,))
+        entry = self.services.cache.get(key) if self.ttl > 0 else None
+        if entry is not None:
+            block["cache"] = "hit"
+            claims = entry.response
+            outcome = self.checker.still_valid(claims)
+        else:
+            block["cache"] = "miss" if self.ttl > 0 else "off"
+            outcome = self.checker.verify(token)
+            claims = outcome.claims
+            if outcome.allowed and self.ttl > 0:
+                self.services.cache.put(key, claims, self.ttl)
+        if outcome.allowed:
+            outcome = method_check(claims, route.scopes)
+        block.update(reason=outcome.reason, detail=outcome.detail)
+        if claims:
+            block["claims"] = {
+                k: claims[k]
+                for k in ("iss", "sub", "token_use", "client_id", "aud", "scope", "exp")
+                if k in claims
+            }
+        if outcome.allowed:
+            block["outcome"] = "allow"
+            return Grant({"claims": render_cognito_claims(claims)})
+        block["outcome"] = "unauthorized"
+        if outcome.expired:
+            return Refusal(
+                "UNAUTHORIZED_EXPIRED",
+                f"The Cognito authorizer refused the token: {EXPIRED_MESSAGE}.",
+            )
+        return Refusal(
+            "UNAUTHORIZED", f"The Cognito authorizer refused the token: {outcome.detail}."
+        )
+
+
 # The authorizer types the gateway serves, by the template's type name.
 AUTHORIZER_TYPES: dict[str, type[AuthorizerType]] = {
-    kind: cls for cls in (LambdaAuthorizer, JwtAuthorizer) for kind in cls.kinds
+    kind: cls
+    for cls in (LambdaAuthorizer, JwtAuthorizer, CognitoUserPoolsAuthorizer)
+    for kind in cls.kinds
 }
 
 

@@ -139,6 +139,8 @@ class LocalEndpoints:
             described["validation_expression"] = config.validation_expression
         if config.kind == "JWT":
             described.update(issuer=config.issuer, audience=list(config.audience))
+        if config.kind == "COGNITO_USER_POOLS":
+            described["user_pool_issuers"] = list(config.user_pool_issuers)
         return described
 
 

@@ -37,6 +37,12 @@ EXPLICIT_DENY_MESSAGE = (
 # (status, body, x-amzn-ErrorType) of REST APIs' default gateway responses.
 REST_RESPONSES: dict[str, tuple[int, dict[str, Any], str]] = {
     "UNAUTHORIZED": (401, {"message": "Unauthorized"}, "UnauthorizedException"),
+    # The Cognito authorizer's UNAUTHORIZED for an expired token says why.
+    "UNAUTHORIZED_EXPIRED": (
+        401,
+        {"message": "The incoming token has expired"},
+        "UnauthorizedException",
+    ),
     "EXPLICIT_DENY": (403, {"Message": EXPLICIT_DENY_MESSAGE}, "AccessDeniedException"),
     "IMPLICIT_DENY": (
         403,

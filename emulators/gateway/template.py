@@ -103,7 +103,7 @@ class Authorizer:
     """An authorizer of one API: a Lambda authorizer (TOKEN/REQUEST) or the JWT one."""
 
     name: str
-    kind: str  # "TOKEN", "REQUEST" (Lambda) or "JWT"
+    kind: str  # "TOKEN", "REQUEST" (Lambda), "JWT" or "COGNITO_USER_POOLS"
     function: Function | None
     identity_sources: tuple[str, ...]  # "$request.header.Authorization", "$context.routeKey"
     ttl: int = 0
@@ -112,12 +112,18 @@ class Authorizer:
     simple_responses: bool = False
     issuer: str | None = None
     audience: tuple[str, ...] = ()
+    # COGNITO_USER_POOLS: the issuers of its user pools, and the scopes a method gets when
+    # its event names none (SAM's authorizer-level AuthorizationScopes).
+    user_pool_issuers: tuple[str, ...] = ()
+    default_scopes: tuple[str, ...] = ()
 
     @cached_property
     def style(self) -> str:
         """Say what this authorizer is, as a person would."""
         if self.kind == "JWT":
             return "JWT authorizer (built in)"
+        if self.kind == "COGNITO_USER_POOLS":
+            return "Cognito user pool authorizer (built in)"
         mode = "simple responses" if self.simple_responses else "IAM policy"
         return f"Lambda {self.kind} authorizer ({mode}, payload {self.payload_version})"
 
@@ -335,6 +341,56 @@ def _rest_authorizers(
         sources,
         ttl=ttl,
         validation_expression=identity.get("ValidationExpression"),
+    )
+
+
+# The template parameter whose value is the origin of user pool issuers: AWS's
+# https://cognito-idp.<region>.amazonaws.com, or the local IdP (`local_parameters`).
+COGNITO_ORIGIN_PARAMETER = "CognitoIdpOrigin"
+
+
+def _cognito_authorizer(
+    name: str, config: dict[str, Any], values: dict[str, str], resources: dict[str, Any]
+) -> Authorizer:
+    """SAM's CognitoAuthorizer (`sam-property-api-cognitoauthorizer`) on a REST API.
+
+    `UserPoolArn` is an ARN (or a list): a string, or `!GetAtt <UserPool>.Arn` of the
+    template's own pool, whose id is then the value given for that logical id (the local
+    IdP's pool id, in `local_parameters`), as `!Ref <UserPool>` is on AWS.
+    """
+    where = f"authorizer {name}"
+    raw = config["UserPoolArn"]
+    issuers = []
+    for arn in raw if isinstance(raw, list) else [raw]:
+        if isinstance(arn, dict) and "GetAtt" in arn:
+            resource = arn["GetAtt"][0]
+            if (resources.get(resource) or {}).get("Type") != "AWS::Cognito::UserPool":
+                raise TemplateError(f"{where}: UserPoolArn names {resource}, not a user pool")
+            if resource not in values:
+                raise TemplateError(
+                    f"{where}: no pool id for {resource}: give it as a parameter value "
+                    f"({resource}=us-east-1_XXXXXXXXX)"
+                )
+            arn = f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{values[resource]}"
+        pool_id = str(arn).rpartition(":userpool/")[2]
+        if not str(arn).startswith("arn:") or "_" not in pool_id:
+            raise TemplateError(f"{where}: UserPoolArn {arn!r} is not a user pool ARN")
+        region = pool_id.partition("_")[0]
+        origin = (
+            values.get(COGNITO_ORIGIN_PARAMETER) or f"https://cognito-idp.{region}.amazonaws.com"
+        )
+        issuers.append(f"{origin.rstrip('/')}/{pool_id}")
+    identity = config.get("Identity") or {}
+    scopes = config.get("AuthorizationScopes") or ()
+    return Authorizer(
+        name,
+        "COGNITO_USER_POOLS",
+        None,
+        (f"$request.header.{identity.get('Header', 'Authorization')}",),
+        ttl=int(identity.get("ReauthorizeEvery", SAM_DEFAULT_TTL)),
+        validation_expression=identity.get("ValidationExpression"),
+        user_pool_issuers=tuple(issuers),
+        default_scopes=tuple(scopes),
     )
 
 
@@ -912,6 +968,9 @@ def load_model(
         auth = props.get("Auth") or {}
         # SAM's Auth on an API with a definition adds its authorizers to the definition.
         for name, config in (auth.get("Authorizers") or {}).items():
+            if kind == "REST" and "UserPoolArn" in config:
+                api.authorizers[name] = _cognito_authorizer(name, config, values, resources)
+                continue
             api.authorizers[name] = (_rest_authorizers if kind == "REST" else _http_authorizer)(
                 name, config, functions
             )
@@ -977,7 +1036,10 @@ def load_model(
                     function,
                     authorizer,
                     f"{api.arn_prefix()}/{method}{eprops['Path']}",
-                    tuple(auth.get("AuthorizationScopes", ())),
+                    tuple(
+                        auth.get("AuthorizationScopes")
+                        or (authorizer.default_scopes if authorizer else ())
+                    ),
                     payload_version,
                 )
             )

@@ -57,7 +57,8 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create the IdP's Flask app.
 
     Settings: IDP_ISSUER (with the trailing slash, as Auth0's), IDP_DATABASE (SQLite file,
-    default `instance/idp.sqlite3`), IDP_TENANT (a dict, or a path to a tenant JSON file).
+    default `instance/idp.sqlite3`), IDP_TENANT (a dict, or a path to a tenant JSON file),
+    IDP_COGNITO_POOL (a dict, or a path to a user pool JSON file; default `cognito.json`).
     """
     app = Flask(
         __name__,
@@ -69,6 +70,7 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
         IDP_ISSUER=DEFAULT_ISSUER,
         IDP_DATABASE=str(Path(app.instance_path) / "idp.sqlite3"),
         IDP_TENANT=None,
+        IDP_COGNITO_POOL=None,
         SESSION_COOKIE_NAME="idp_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -76,7 +78,7 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
         # No IdP request needs more; a bigger body is refused before it is read (413).
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
-    for name in ("IDP_ISSUER", "IDP_DATABASE", "IDP_TENANT"):
+    for name in ("IDP_ISSUER", "IDP_DATABASE", "IDP_TENANT", "IDP_COGNITO_POOL"):
         if os.environ.get(name):
             app.config[name] = os.environ[name]
     if test_config:
@@ -97,12 +99,16 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     provider.server = create_authorization_server(app, provider.minter, query_client)
 
+    from . import cognito
     from . import variants
     from . import views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(variants.bp)
+    # The Cognito-compatible user pool beside the tenant (its own file, state and keys).
+    cognito.install(app, issuer, app.config["IDP_DATABASE"], app.config.get("IDP_COGNITO_POOL"))
     csrf = CSRFProtect(app)
+    cognito.exempt_from_csrf(csrf)
     csrf.exempt(views.token)
     csrf.exempt(views.userinfo)
     csrf.exempt(variants.token_variant)  # a bearer-authenticated API, not a form

@@ -8,6 +8,12 @@ python -m emulators.idp set-role --email E --role customer [--role admin]
 python -m emulators.idp set-password --email E --password P
 python -m emulators.idp list-clients
 python -m emulators.idp list-users
+python -m emulators.idp cognito-list-users
+python -m emulators.idp cognito-add-to-group --email E --group admins
+python -m emulators.idp cognito-remove-from-group --email E --group admins
+
+`list-clients` lists the Auth0-compatible tenant's applications, then the Cognito user pool:
+its id, issuer, domain endpoints and app clients.
 """
 
 from __future__ import annotations
@@ -22,8 +28,50 @@ from pathlib import Path
 from . import DEFAULT_ISSUER
 from . import ROOT
 from . import open_provider
+from .cognito import catalogue
+from .cognito_pool import LocalPool
+from .cognito_pool import load_pool_data
+from .cognito_pool import parse_pool
+from .cognito_pool import pool_database
 from .tenant import load_tenant_data
 from .tenant import parse_tenant
+
+
+def _pool() -> LocalPool:
+    data = load_pool_data(os.environ.get("IDP_COGNITO_POOL") or None)
+    database = os.environ.get("IDP_DATABASE") or ROOT / "instance" / "idp.sqlite3"
+    issuer = os.environ.get("IDP_ISSUER") or DEFAULT_ISSUER
+    return LocalPool(parse_pool(data), issuer, pool_database(database))
+
+
+def _print_pool(local: LocalPool) -> None:
+    info = catalogue(local)
+    print(f"\nCognito user pool {info['user_pool_id']} (region {info['region']})")
+    for name in ("issuer", "jwks_uri", "authorize", "token", "userinfo", "revoke", "logout"):
+        print(f"  {name}: {info[name]}")
+    for client in info["clients"]:
+        print(
+            f"{client['client_id']}\t{client['name']}\t"
+            f"flows: {', '.join(client['allowed_oauth_flows'])}\t"
+            f"scopes: {' '.join(client['allowed_oauth_scopes'])}\t"
+            f"access/ID token validity: {client['access_token_validity']} s/"
+            f"{client['id_token_validity']} s"
+        )
+
+
+def _change_group(local: LocalPool, email: str, group: str, add: bool) -> int:
+    if group not in local.pool.groups:
+        return _fail(f"Unknown group {group!r}. Groups: {', '.join(local.pool.groups)}")
+    user = local.store.find_user(email)
+    if user is None:
+        return _fail(f"No pool user {email}. See: python -m emulators.idp cognito-list-users")
+    groups = [g for g in user.roles if g != group] + ([group] if add else [])
+    local.store.set_roles(email, tuple(groups))
+    print(
+        f"{email} is now in groups: {', '.join(groups) or '(none)'} "
+        "(in the next token the user gets)."
+    )
+    return 0
 
 
 def _provider():  # type: ignore[no-untyped-def]
@@ -103,10 +151,25 @@ def main(argv: list[str] | None = None) -> int:
     set_password.add_argument("--password", required=True)
     commands.add_parser("list-clients", help="list the tenant's applications")
     commands.add_parser("list-users", help="list the users")
+    commands.add_parser("cognito-list-users", help="list the Cognito user pool's users")
+    for verb, text in (("add-to", "add a pool user to"), ("remove-from", "remove one from")):
+        group_cmd = commands.add_parser(f"cognito-{verb}-group", help=f"{text} a pool group")
+        group_cmd.add_argument("--email", required=True)
+        group_cmd.add_argument("--group", required=True)
     args = parser.parse_args(argv)
 
     if args.command == "serve":
         return serve(args.host, args.port, args.threads)
+    if args.command.startswith("cognito-"):
+        local = _pool()
+        if args.command == "cognito-list-users":
+            for user in local.store.list_users():
+                print(
+                    f"{user.user_id}\t{user.nickname}\t{user.email}\t"
+                    f"groups: {', '.join(user.roles)}"
+                )
+            return 0
+        return _change_group(local, args.email, args.group, args.command.endswith("add-to-group"))
     provider = _provider()
     if args.command == "rotate-key":
         kid = provider.keys.rotate()
@@ -169,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"grant types: {', '.join(app.grant_types)}"
                 + (f"\tclient grants: {grants}" if grants else "")
             )
+        _print_pool(_pool())
     elif args.command == "list-users":
         for user in provider.store.list_users():
             print(f"{user.user_id}\t{user.email}\t{user.name}\troles: {', '.join(user.roles)}")

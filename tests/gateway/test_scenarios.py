@@ -412,7 +412,14 @@ def test_the_catalogue_lists_every_api_with_its_routes(lab: Any) -> None:
     catalogue = requests.get(lab.gateway_url + "/", timeout=5).json()
 
     apis = {api["name"]: api for api in catalogue["apis"]}
-    assert set(apis) == {"RestTokenApi", "RestRequestApi", "HttpLambdaApi", "HttpJwtApi"}
+    assert set(apis) == {
+        "RestTokenApi",
+        "RestRequestApi",
+        "HttpLambdaApi",
+        "HttpJwtApi",
+        "RestCognitoApi",
+        "HttpCognitoJwtApi",
+    }
     token_api = apis["RestTokenApi"]
     assert token_api["type"] == "REST" and token_api["stage"] == "dev"
     assert token_api["base_url"] == lab.api_url("RestTokenApi")
