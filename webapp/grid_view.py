@@ -116,7 +116,8 @@ class Grid:
     rows: list[GridRow]
     filled: int
     total: int
-    notes: list[tuple[str, str, str]] = field(default_factory=list)  # (variant label, route, why)
+    # (variant label, routes, why): one line per variant and reason, listing its routes
+    notes: list[tuple[str, list[str], str]] = field(default_factory=list)
 
 
 def build(
@@ -132,7 +133,7 @@ def build(
     cells = {cell_key(c): c for c in document.get("cells", ())}
     before = {cell_key(c): c for c in (previous or {}).get("cells", ())}
     rows = []
-    notes = []
+    notes: dict[tuple[str, str], list[str]] = {}
     for variant in document.get("variants", ()):
         row = GridRow(variant, [])
         for column in columns:
@@ -159,10 +160,11 @@ def build(
             why = disagreement(same_route)
             if why:
                 row.disagreements[f"{method} {path}"] = why
-                notes.append((str(variant.get("label")), f"{method} {path}", why))
+                notes.setdefault((str(variant.get("label")), why), []).append(f"{method} {path}")
         rows.append(row)
     total = len(columns) * len(rows)
-    return Grid(columns, routes, rows, len(cells), total, notes)
+    listed = [(label, where, why) for (label, why), where in notes.items()]
+    return Grid(columns, routes, rows, len(cells), total, listed)
 
 
 def _one_line(cell: dict[str, Any]) -> str:
@@ -185,6 +187,12 @@ def disagreement(same_route: list[tuple[dict[str, Any], dict[str, Any] | None]])
     deciders = {decider(cell) for _, cell in done}
     refused = statuses <= {401, 403}
     simple = {cell.get("status") for column, cell in done if column["api"] in SIMPLE_STYLES}
+    failed = sorted(_short(c) for c, cell in done if (cell.get("status") or 500) >= 500)
+    if failed:
+        return (
+            f"{answers}. {', '.join(failed)} failed (5xx) where the others answered: open the "
+            "cell for the function's or the authorizer's error."
+        )
     if refused and simple == {403}:
         return (
             f"{answers}. The HTTP API's simple-response Lambda authorizer can only say "
