@@ -4,10 +4,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-deploy lint clean build-AuthorizerFunction build-SimpleAuthorizerFunction build-PublicFunction build-PrivateFunction build-AdminFunction build-NotesFunction
+.PHONY: run test compare test-deploy lint clean build-AuthorizerFunction build-SimpleAuthorizerFunction build-PublicFunction build-PrivateFunction build-AdminFunction build-NotesFunction
 
 run: $(STAMP)
 	$(BIN)/python -m webapp.launcher
+
+# The Compare grid from the command line against the APIs `make run` serves; options after
+# ARGS, e.g. `make compare ARGS="--format json --user admin"`.
+compare: $(STAMP)
+	$(BIN)/python -m webapp.compare $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

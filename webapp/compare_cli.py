@@ -1,0 +1,398 @@
+"""`python -m webapp.compare` (and `make compare`): the Compare grid from the command line.
+
+    python -m webapp.compare [--user customer|admin] [--format markdown|json] [--output FILE]
+                             [--expect FILE] [--template their.yaml] [--workers N]
+
+Locally (the default, the APIs `make run` serves) it logs in as the demo users through the
+local IdP's real login flow (authorization code with PKCE, RFC 7636; the login form filled as
+a person would) and gets the M2M tokens with client credentials. Against a real tenant
+(`AUTH0_DOMAIN` set) nothing can log in for you: the tokens come from the environment
+(`COMPARE_CUSTOMER_ACCESS_TOKEN`, `COMPARE_ADMIN_ACCESS_TOKEN`, `COMPARE_ID_TOKEN`,
+`COMPARE_OPAQUE_TOKEN`; the M2M clients from `M2M_READER_*`/`M2M_WRITER_*`).
+
+`--template` starts a local IdP and the gateway emulator on that template, on free ports, runs
+the grid against it and stops them. `--expect` compares with a saved JSON run: exit 1 and a
+diff when a cell's status, decided_by or reason differs; 0 when all match. Exit 2: the grid
+could not run (the message says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html import unescape
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+import requests
+
+from .api_client import ApiDirectory
+from .compare import DEFAULT_WORKERS
+from .compare import Run
+from .compare import columns_from_targets
+from .compare import diff_runs
+from .compare import discover_columns
+from .compare import run_grid
+from .config import ConfigError
+from .config import settings_from_env
+from .launcher import ROOT
+from .launcher import Server
+from .launcher import _wait_ready
+from .launcher import stop_all
+from .m2m import M2MClient
+from .m2m import M2MTokens
+from .variants import SourceTokens
+from .variants import VariantBuilder
+
+# The local tenant's demo users (emulators/idp/tenant.json; tests keep them in step).
+DEMO_USERS = {
+    "customer": ("customer@example.com", "Customer-Passw0rd"),
+    "admin": ("admin@example.com", "Admin-Passw0rd"),
+}
+TOKEN_SETTINGS = {
+    "customer": "COMPARE_CUSTOMER_ACCESS_TOKEN",
+    "admin": "COMPARE_ADMIN_ACCESS_TOKEN",
+    "id": "COMPARE_ID_TOKEN",
+    "opaque": "COMPARE_OPAQUE_TOKEN",
+}
+
+
+class CompareError(RuntimeError):
+    """The grid cannot run; the message says why and what to do."""
+
+
+# Logging in as a person would ----------------------------------------------------------------
+
+
+def _pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _hidden_fields(html: str) -> dict[str, str]:
+    return {
+        name: unescape(value)
+        for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
+    }
+
+
+def login(settings: dict[str, Any], user: str, audience: bool = True) -> dict[str, Any]:
+    """Log in as a demo user at the local IdP: /authorize, the login form, /oauth/token.
+
+    The redirect to the web app's callback is read, never followed (no web app needed).
+    :raise CompareError: the IdP is unreachable or refused.
+    """
+    email, password = DEMO_USERS[user]
+    issuer = settings["AUTH0_ISSUER"]
+    redirect_uri = settings["APP_BASE_URL"] + "/callback"
+    verifier, challenge = _pkce()
+    state = secrets.token_urlsafe(16)
+    params = {
+        "response_type": "code",
+        "client_id": settings["AUTH0_CLIENT_ID"],
+        "redirect_uri": redirect_uri,
+        "scope": settings["AUTH0_SCOPE"],
+        "state": state,
+        "nonce": secrets.token_urlsafe(16),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    if audience:
+        params["audience"] = settings["AUTH0_AUDIENCE"]
+    browser = requests.Session()
+    timeout = 10
+    try:
+        page = browser.get(issuer + "authorize", params=params, timeout=timeout)
+        if page.status_code != 200:
+            raise CompareError(f"the local IdP's login page answered {page.status_code}")
+        answer = browser.post(
+            page.url,
+            data={
+                **_hidden_fields(page.text),
+                "email": email,
+                "password": password,
+                "action": "login",
+            },
+            allow_redirects=False,
+            timeout=timeout,
+        )
+        location = answer.headers.get("Location", "")
+        query = parse_qs(urlsplit(location).query)
+        if answer.status_code != 302 or query.get("state") != [state] or "code" not in query:
+            raise CompareError(
+                f"the local IdP did not log in {email} (HTTP {answer.status_code}); is the "
+                "tenant's demo user there?"
+            )
+        tokens = requests.post(
+            issuer + "oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": query["code"][0],
+                "redirect_uri": redirect_uri,
+                "code_verifier": verifier,
+            },
+            auth=(settings["AUTH0_CLIENT_ID"], settings["AUTH0_CLIENT_SECRET"]),
+            timeout=timeout,
+        )
+    except requests.RequestException as exc:
+        raise CompareError(
+            f"the local IdP at {issuer} could not be reached ({type(exc).__name__}); "
+            "start the lab with `make run`"
+        ) from exc
+    if tokens.status_code != 200:
+        raise CompareError(f"the local IdP refused the code exchange (HTTP {tokens.status_code})")
+    return dict(tokens.json())
+
+
+def local_sources(settings: dict[str, Any], user: str) -> SourceTokens:
+    """Log in as both demo users (and once without `audience`), get both M2M tokens."""
+    other = "admin" if user == "customer" else "customer"
+    mine = login(settings, user)
+    sources = SourceTokens(user=user)
+    sources.access[user] = mine["access_token"]
+    sources.id_token = mine.get("id_token")
+    sources.access[other] = login(settings, other)["access_token"]
+    sources.opaque = login(settings, user, audience=False)["access_token"]
+    sources.m2m = m2m_tokens(settings)
+    return sources
+
+
+def m2m_tokens(settings: dict[str, Any]) -> dict[str, str]:
+    clients = [
+        M2MClient(key, key, client_id, secret)
+        for key, (client_id, secret) in settings.get("M2M_CLIENTS", {}).items()
+    ]
+    tokens = M2MTokens(settings, clients)
+    found = {}
+    for client in clients:
+        try:
+            found[client.key] = tokens.token(client.key, settings["AUTH0_ISSUER"] + "oauth/token")
+        except (LookupError, RuntimeError) as exc:
+            print(f"note: no {client.key} token: {exc}", file=sys.stderr)
+    return found
+
+
+def env_sources(settings: dict[str, Any], user: str, environ: dict[str, str]) -> SourceTokens:
+    """Against a real tenant: the user's tokens from the environment, M2M by client credentials."""
+    sources = SourceTokens(user=user)
+    for who in ("customer", "admin"):
+        if environ.get(TOKEN_SETTINGS[who]):
+            sources.access[who] = environ[TOKEN_SETTINGS[who]].strip()
+    if not sources.access.get(user):
+        raise CompareError(
+            f"against a real tenant the {user}'s access token comes from the environment: "
+            f"set {TOKEN_SETTINGS[user]} (and the other COMPARE_* tokens you have)"
+        )
+    sources.id_token = environ.get(TOKEN_SETTINGS["id"]) or None
+    sources.opaque = environ.get(TOKEN_SETTINGS["opaque"]) or None
+    sources.m2m = m2m_tokens(settings)
+    return sources
+
+
+# Servers for --template ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalStack:
+    idp_url: str
+    gateway_url: str
+
+
+@contextmanager
+def template_stack(template: Path) -> Iterator[LocalStack]:
+    """Start a local IdP and the gateway emulator on `template`, on free ports; stop both."""
+    if not template.is_file():
+        raise CompareError(f"no template at {template}")
+    idp_port, gateway_port = free_port(), free_port()
+    idp_url = f"http://127.0.0.1:{idp_port}"
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    python = sys.executable
+    with tempfile.TemporaryDirectory(prefix="compare-") as state:
+        env = {**os.environ, "IDP_DATABASE": str(Path(state) / "idp.sqlite3")}
+        env.pop("IDP_ISSUER", None)
+        servers = [
+            Server(
+                "identity provider",
+                "127.0.0.1",
+                idp_port,
+                [python, "-m", "emulators.idp", "serve", "--port", str(idp_port)],
+                f"{idp_url}/.well-known/openid-configuration",
+            ),
+            Server(
+                "API gateway",
+                "127.0.0.1",
+                gateway_port,
+                [
+                    python,
+                    "-m",
+                    "emulators.gateway",
+                    "serve",
+                    "--port",
+                    str(gateway_port),
+                    "--issuer",
+                    idp_url + "/",
+                    "--template",
+                    str(template.resolve()),
+                    "--notes-db",
+                    str(Path(state) / "notes.sqlite3"),
+                ],
+                f"{gateway_url}/",
+            ),
+        ]
+        logs = []
+        try:
+            for server in servers:
+                log = open(Path(state) / f"{server.port}.log", "w+b")  # noqa: SIM115
+                logs.append(log)
+                server.process = subprocess.Popen(
+                    server.argv,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    start_new_session=True,
+                )
+                if not _wait_ready(server):
+                    log.seek(0)
+                    said = log.read().decode(errors="replace").strip().splitlines()
+                    raise CompareError(
+                        f"the {server.name} did not start on {template.name}: "
+                        + (said[-1] if said else "no message")
+                    )
+            yield LocalStack(idp_url, gateway_url)
+        finally:
+            stop_all(servers)
+            for log in logs:
+                log.close()
+
+
+# The command ---------------------------------------------------------------------------------
+
+
+def run(
+    settings: dict[str, Any],
+    user: str,
+    workers: int,
+    environ: dict[str, str],
+    meta: dict[str, Any],
+) -> Run:
+    """Build the variants and run the grid for these settings."""
+    settings.setdefault("HTTP_TIMEOUT", 10)  # create_app sets it for the web app
+    local = settings["LAB_MODE"] == "local"
+    started = time.perf_counter()
+    sources = local_sources(settings, user) if local else env_sources(settings, user, environ)
+    variants = VariantBuilder(settings["AUTH0_ISSUER"], local_idp=local).build(sources)
+    if settings["API_MODE"] == "local":
+        try:
+            columns = discover_columns(settings["API_BASE_URL"])
+        except RuntimeError as exc:
+            raise CompareError(f"{exc}; start the lab with `make run`") from exc
+    else:
+        columns = columns_from_targets(ApiDirectory(settings).targets().values())
+    if not columns:
+        raise CompareError("no API with a guarded route to call")
+    prepared = round(time.perf_counter() - started, 3)
+    result = run_grid(
+        variants.variants,
+        columns,
+        skipped=variants.skipped,
+        workers=workers,
+        meta={
+            "user": user,
+            "mode": settings["LAB_MODE"],
+            "target": "local gateway" if settings["API_MODE"] == "local" else "deployed APIs",
+            "tokens_s": prepared,
+            **meta,
+        },
+    )
+    return result
+
+
+def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m webapp.compare",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--user", choices=("customer", "admin"), default="customer")
+    parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    parser.add_argument("--output", type=Path, help="write the run there instead of stdout")
+    parser.add_argument("--expect", type=Path, help="a saved JSON run to compare with")
+    parser.add_argument("--template", type=Path, help="serve this SAM template and compare it")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    args = parser.parse_args(argv)
+    env = dict(os.environ if environ is None else environ)
+
+    expected = None
+    if args.expect is not None:
+        try:
+            expected = Run.from_dict(json.loads(args.expect.read_text()))
+        except (OSError, ValueError) as exc:
+            print(f"cannot read the expected run {args.expect}: {exc}", file=sys.stderr)
+            return 2
+    try:
+        if args.template is not None:
+            with template_stack(args.template) as stack:
+                env.update(
+                    LOCAL_IDP_URL=stack.idp_url,
+                    API_BASE_URL=stack.gateway_url,
+                )
+                for name in ("AUTH0_DOMAIN", "API_URL_REST_TOKEN", "API_URL_REST_REQUEST"):
+                    env.pop(name, None)
+                for name in ("API_URL_HTTP_LAMBDA", "API_URL_HTTP_JWT"):
+                    env.pop(name, None)
+                settings = settings_from_env(env)
+                result = run(
+                    settings, args.user, args.workers, env, {"template": args.template.name}
+                )
+        else:
+            settings = settings_from_env(env)
+            result = run(settings, args.user, args.workers, env, {})
+    except (CompareError, ConfigError) as exc:
+        print(f"compare: {exc}", file=sys.stderr)
+        return 2
+
+    text = result.to_json() + "\n" if args.format == "json" else result.to_markdown()
+    if args.output is not None:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    if expected is not None:
+        differences = diff_runs(expected, result)
+        if differences:
+            print(
+                f"\n{len(differences)} cell(s) differ from {args.expect.name} "
+                "(status, decided_by, reason):",
+                file=sys.stderr,
+            )
+            for difference in differences:
+                print("  " + difference.line(), file=sys.stderr)
+            return 1
+        print(f"all {len(result.cells)} cells match {args.expect.name}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

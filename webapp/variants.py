@@ -1,0 +1,406 @@
+"""The token variants of the Compare grid: one row each, every one exactly what its label says.
+
+A variant is a credential and where it travels (the `Authorization` header with `Bearer` or
+`bearer`, the `access_token` query parameter of RFC 6750 §2.3, or nothing). They come from
+three places:
+
+- the user's own tokens as the identity provider issued them (access tokens of the customer
+  and the admin, the ID token, the opaque token of a login without `audience`, the two
+  machine-to-machine tokens), and simple edits of them (one signature character changed);
+- copies with changed claims or header, still properly signed, minted by the local IdP at
+  `POST /lab/token-variants` (local mode only, its own tokens only, a copy only less valid:
+  see `emulators/idp/variants.py`). A real tenant never signs anything for the lab, so these
+  rows say `needs_local_idp` and are skipped against one;
+- forgeries made here: `alg: none` (RFC 8725 §2.1), HS256 keyed with the issuer's public key
+  (algorithm confusion, RFC 8725 §2.1, §3.1) and RS256 with a throw-away attacker key
+  generated for each build. These need only the issuer's public JWKS.
+
+Nothing here logs or renders a credential: a `Variant`'s repr leaves the token out.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .tokens import decode
+from .tokens import tampered
+
+# How far outside every authorizer's leeway the time variants are (the issue: an hour).
+TIME_SHIFT = 3600
+FOREIGN_AUDIENCE = "https://another-api.example.com"
+FOREIGN_ISSUER = "https://another-tenant.example.com/"
+QUERY_PARAMETER = "access_token"  # RFC 6750 §2.3
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A row of the grid before it has a token: what it is and what it needs."""
+
+    id: str
+    label: str
+    description: str
+    needs_local_idp: bool = False
+
+
+# The rows, in the grid's order: the real tokens, the copies the local IdP signs, the
+# forgeries, then the ways of sending a good token wrongly.
+SPECS = (
+    Spec("access-customer", "Customer's access token", "the customer's access token as issued"),
+    Spec("access-admin", "Admin's access token", "the admin's access token as issued"),
+    Spec("id-token", "ID token", "the ID token of the login, sent to an API (aud = client id)"),
+    Spec("m2m-reader", "M2M reader token", "client credentials token with read:notes"),
+    Spec("m2m-writer", "M2M writer token", "client credentials token with write:notes"),
+    Spec("opaque", "Opaque token", "the access token of a login without `audience`"),
+    Spec(
+        "expired",
+        "Expired an hour ago",
+        "a signed copy of the access token with `exp` an hour ago",
+        True,
+    ),
+    Spec(
+        "not-yet-valid",
+        "Valid in an hour (nbf)",
+        "a signed copy of the access token with `nbf` an hour ahead",
+        True,
+    ),
+    Spec("wrong-aud", "Wrong aud", f"a signed copy with `aud` = {FOREIGN_AUDIENCE}", True),
+    Spec("wrong-iss", "Wrong iss", f"a signed copy with `iss` = {FOREIGN_ISSUER}", True),
+    Spec(
+        "iss-no-slash",
+        "iss without trailing slash",
+        "a signed copy whose `iss` lacks the issuer's trailing slash",
+        True,
+    ),
+    Spec("no-kid", "No kid", "a signed copy with no `kid` in its header", True),
+    Spec("unknown-kid", "Unknown kid", "a signed copy naming a `kid` the JWKS lacks", True),
+    Spec("tampered", "Tampered signature", "the access token with one signature character changed"),
+    Spec("alg-none", "alg: none", "the access token's claims, `alg: none`, no signature"),
+    Spec(
+        "alg-hs256",
+        "HS256 with the public key",
+        "algorithm confusion: HS256 keyed with the issuer's RSA public key",
+    ),
+    Spec(
+        "attacker-key",
+        "Signed by an attacker key",
+        "RS256 with a throw-away key, claiming the issuer's `kid`",
+    ),
+    Spec("query-string", "Token in the query string", "the access token as ?access_token="),
+    Spec("lowercase-bearer", "`bearer` in lower case", "Authorization: bearer <access token>"),
+    Spec("no-token", "No token", "no Authorization header at all"),
+)
+SPEC_BY_ID = {spec.id: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row: a credential (never in the repr) and how it is sent."""
+
+    id: str
+    label: str
+    description: str
+    token: str | None = field(default=None, repr=False)
+    scheme: str = "Bearer"  # the Authorization scheme as sent
+    placement: str = "header"  # "header", "query" or "none"
+    needs_local_idp: bool = False
+    signed_by: str = "identity provider"  # or "local IdP (copy)", "attacker key", ...
+
+    def request_parts(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Return the (headers, query parameters) that carry this variant."""
+        if self.token is None or self.placement == "none":
+            return {}, {}
+        if self.placement == "query":
+            return {}, {QUERY_PARAMETER: self.token}
+        return {"Authorization": f"{self.scheme} {self.token}"}, {}
+
+    def public(self) -> dict[str, Any]:
+        """The row as the JSON run describes it (no credential)."""
+        return {
+            "id": self.id,
+            "label": self.label,
+            "description": self.description,
+            "needs_local_idp": self.needs_local_idp,
+            "placement": self.placement,
+            "signed_by": self.signed_by,
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A row that could not be built, and why (a page shows it greyed out with the reason)."""
+
+    id: str
+    label: str
+    reason: str
+    needs_local_idp: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "reason": self.reason,
+            "needs_local_idp": self.needs_local_idp,
+        }
+
+
+@dataclass
+class SourceTokens:
+    """The real tokens the variants start from. Any may be missing (its rows are skipped).
+
+    `user` names whose access token the derived rows copy ("customer" or "admin"); the ID and
+    opaque tokens are that user's too.
+    """
+
+    access: dict[str, str] = field(default_factory=dict, repr=False)  # by "customer"/"admin"
+    id_token: str | None = field(default=None, repr=False)
+    opaque: str | None = field(default=None, repr=False)
+    m2m: dict[str, str] = field(default_factory=dict, repr=False)  # "m2m-reader"/"m2m-writer"
+    user: str = "customer"
+
+    @property
+    def base(self) -> str | None:
+        return self.access.get(self.user)
+
+
+@dataclass
+class VariantSet:
+    """The rows built, and those skipped with a reason, both in `SPECS` order."""
+
+    variants: list[Variant]
+    skipped: list[Skipped]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _segment(value: dict[str, Any]) -> str:
+    return _b64(json.dumps(value, separators=(",", ":")).encode())
+
+
+class AttackerKey:
+    """A throw-away RSA key: forgeries signed by someone who does not hold the issuer's key."""
+
+    def __init__(self) -> None:
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def sign(self, header: dict[str, Any], claims: dict[str, Any]) -> str:
+        signing_input = f"{_segment(header)}.{_segment(claims)}"
+        signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{_b64(signature)}"
+
+
+def alg_none(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """The unsecured JWT of RFC 7519 §6: `alg: none` and an empty signature."""
+    return f"{_segment({**header, 'alg': 'none'})}.{_segment(claims)}."
+
+
+def hs256_with(secret: bytes, header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """HS256 keyed with `secret` (the algorithm confusion attack uses the public key's PEM)."""
+    signing_input = f"{_segment({**header, 'alg': 'HS256'})}.{_segment(claims)}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(mac)}"
+
+
+def public_key_pem(jwk: dict[str, Any]) -> bytes:
+    """The PEM (SubjectPublicKeyInfo) of an RSA JWK: the bytes a confused verifier would use."""
+
+    def number(name: str) -> int:
+        raw = str(jwk[name])
+        return int.from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), "big")
+
+    key = rsa.RSAPublicNumbers(number("e"), number("n")).public_key()
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+class VariantError(RuntimeError):
+    """A row could not be built; the message says why in words (never the token)."""
+
+
+class VariantBuilder:
+    """Build the rows from the user's tokens.
+
+    `issuer` is the identity provider's issuer (with its trailing slash); `local_idp` says it
+    is the lab's own IdP, which signs copies at `/lab/token-variants`.
+    """
+
+    def __init__(self, issuer: str, local_idp: bool, timeout: float = 10.0) -> None:
+        self.issuer = issuer.rstrip("/") + "/"
+        self.local_idp = local_idp
+        self.timeout = timeout
+        self.attacker = AttackerKey()
+
+    # The local IdP's copies ---------------------------------------------------------------
+
+    def mint(self, token: str, changes: dict[str, Any]) -> str:
+        """Ask the local IdP for a signed copy of `token` with `changes`.
+
+        :raise VariantError: the IdP is not reachable or refused.
+        """
+        try:
+            response = requests.post(
+                self.issuer + "lab/token-variants",
+                json=changes,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise VariantError(
+                f"the local IdP could not be reached ({type(exc).__name__})"
+            ) from exc
+        if response.status_code != 200:
+            try:
+                said = response.json().get("error_description") or response.json()["error"]
+            except (ValueError, KeyError, AttributeError):
+                said = f"HTTP {response.status_code}"
+            raise VariantError(f"the local IdP refused the copy: {said}")
+        try:
+            return str(response.json()["access_token"])
+        except (ValueError, KeyError) as exc:
+            raise VariantError("the local IdP answered without a token") from exc
+
+    def _minted(self, base: str, now: int) -> dict[str, dict[str, Any]]:
+        return {
+            "expired": {"exp": now - TIME_SHIFT, "iat": now - 2 * TIME_SHIFT},
+            "not-yet-valid": {"nbf": now + TIME_SHIFT},
+            "wrong-aud": {"aud": FOREIGN_AUDIENCE},
+            "wrong-iss": {"iss": FOREIGN_ISSUER},
+            "iss-no-slash": {"iss": self.issuer.rstrip("/")},
+            "no-kid": {"kid": None},
+            "unknown-kid": {"kid": "unknown-" + secrets.token_urlsafe(12)},
+        }
+
+    # The forgeries -----------------------------------------------------------------------
+
+    def jwks(self) -> list[dict[str, Any]]:
+        """The issuer's published keys (public: any attacker can read them)."""
+        try:
+            response = requests.get(self.issuer + ".well-known/jwks.json", timeout=self.timeout)
+            keys = response.json().get("keys") if response.status_code == 200 else None
+        except (requests.RequestException, ValueError, AttributeError):
+            keys = None
+        if not isinstance(keys, list):
+            raise VariantError("the issuer's JWKS could not be read")
+        return [k for k in keys if isinstance(k, dict)]
+
+    def _confused(self, header: dict[str, Any], claims: dict[str, Any]) -> str:
+        keys = self.jwks()
+        jwk = next((k for k in keys if k.get("kid") == header.get("kid")), None) or next(
+            (k for k in keys if k.get("kty") == "RSA"), None
+        )
+        if jwk is None:
+            raise VariantError("the issuer publishes no RSA key to confuse with")
+        return hs256_with(public_key_pem(jwk), header, claims)
+
+    # Building ----------------------------------------------------------------------------
+
+    def build(self, sources: SourceTokens, only: Iterable[str] | None = None) -> VariantSet:
+        """Build every row of `SPECS` (or those in `only`), the IdP's copies in parallel."""
+        wanted = [spec for spec in SPECS if only is None or spec.id in set(only)]
+        base = sources.base
+        header, claims = decode(base) if base else ({}, {})
+        who = "admin" if sources.user == "admin" else "customer"
+        built: dict[str, Variant | Skipped] = {}
+
+        def skip(spec: Spec, reason: str) -> None:
+            built[spec.id] = Skipped(spec.id, spec.label, reason, spec.needs_local_idp)
+
+        def row(spec: Spec, token: str | None, **extra: Any) -> None:
+            description = spec.description.replace("the access token", f"the {who}'s token")
+            built[spec.id] = Variant(
+                spec.id,
+                spec.label,
+                description,
+                token,
+                needs_local_idp=spec.needs_local_idp,
+                **extra,
+            )
+
+        minted = self._minted(base, int(time.time())) if base else {}
+        copies = [spec for spec in wanted if spec.id in minted]
+        if copies and not self.local_idp:
+            for spec in copies:
+                skip(spec, "needs the local IdP: a real tenant signs nothing for the lab")
+            copies = []
+        if copies and base:
+            with ThreadPoolExecutor(max_workers=len(copies)) as pool:
+                futures = {
+                    spec.id: pool.submit(self.mint, base, minted[spec.id]) for spec in copies
+                }
+            for spec in copies:
+                try:
+                    row(spec, futures[spec.id].result(), signed_by="local IdP (a copy)")
+                except VariantError as exc:
+                    skip(spec, str(exc))
+
+        for spec in wanted:
+            if spec.id in built:
+                continue
+            if spec.id in ("access-customer", "access-admin"):
+                user = spec.id.removeprefix("access-")
+                token = sources.access.get(user)
+                if token:
+                    row(spec, token)
+                else:
+                    skip(spec, f"no {user} access token (log in as the {user})")
+            elif spec.id == "id-token":
+                if sources.id_token:
+                    row(spec, sources.id_token)
+                else:
+                    skip(spec, "no ID token")
+            elif spec.id == "opaque":
+                if sources.opaque:
+                    row(spec, sources.opaque)
+                else:
+                    skip(spec, "no opaque token (a login without `audience`)")
+            elif spec.id in ("m2m-reader", "m2m-writer"):
+                token = sources.m2m.get(spec.id)
+                if token:
+                    row(spec, token)
+                else:
+                    skip(spec, "no machine-to-machine client configured")
+            elif spec.id == "no-token":
+                row(spec, None, placement="none", signed_by="nobody")
+            elif not base or not header:
+                skip(spec, f"needs the {who}'s access token as a JWT")
+            elif spec.id in minted:
+                pass  # skipped or built above
+            elif spec.id == "tampered":
+                row(spec, tampered(base), signed_by="identity provider, then altered")
+            elif spec.id == "alg-none":
+                row(spec, alg_none(header, claims), signed_by="nobody")
+            elif spec.id == "alg-hs256":
+                try:
+                    row(spec, self._confused(header, claims), signed_by="the public key (HMAC)")
+                except VariantError as exc:
+                    skip(spec, str(exc))
+            elif spec.id == "attacker-key":
+                forged = self.attacker.sign({**header, "alg": "RS256"}, claims)
+                row(spec, forged, signed_by="attacker key")
+            elif spec.id == "query-string":
+                row(spec, base, placement="query")
+            elif spec.id == "lowercase-bearer":
+                row(spec, base, scheme="bearer")
+        ordered = [built[spec.id] for spec in wanted if spec.id in built]
+        return VariantSet(
+            [v for v in ordered if isinstance(v, Variant)],
+            [s for s in ordered if isinstance(s, Skipped)],
+        )
