@@ -24,7 +24,7 @@ async function pollRun(pollUrl, interval) {
     const state = await response.json();
     if (!response.ok) throw new Error(state.error || `the progress answered ${response.status}`);
     document.getElementById("grid").innerHTML = state.grid;
-    showProgress(state.done, state.total);
+    showProgress(state.done, state.total, state.total ? "" : "Preparing the token variants…");
     if (state.error) throw new Error(state.error);
     if (state.finished && state.page) {
       showProgress(state.done, state.total, `All ${state.total} calls done; saved as run ${state.run}.`);
@@ -48,7 +48,7 @@ async function onCompareSubmit(form, event) {
     if (!response.ok) throw new Error(started.error || `the web app answered ${response.status}`);
     document.getElementById("grid").innerHTML = started.grid;
     document.getElementById("cell-detail").hidden = true;
-    showProgress(0, started.total);
+    showProgress(0, started.total, "Preparing the token variants…");
     await pollRun(started.poll, Number(form.dataset.pollMs) || 250);
   } catch (error) {
     showProgress(0, 1, `The run did not complete: ${error.message}`);

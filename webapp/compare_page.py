@@ -16,8 +16,10 @@ falls back to reloading when the run is saved.
 from __future__ import annotations
 
 import secrets
+import shlex
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -37,18 +39,24 @@ from flask import request
 from flask import url_for
 
 from . import api_client
-from . import grid_runner
+from . import compare
 from . import grid_view
 from . import runs
 from .auth import current_user
+from .auth import fresh_tokens
+from .auth import idp_client
 from .auth import login_required
-from .ping import LOCAL_ONLY_KINDS
-from .ping import TOKEN_KINDS
-from .ping import chosen_token
+from .explain import explain
 from .ping import directory
+from .tokens import decode
+from .variants import QUERY_PARAMETER
+from .variants import SourceTokens
+from .variants import Variant
+from .variants import VariantBuilder
 
 bp = Blueprint("compare", __name__)
 
+DETAIL_WORKERS = 4
 JOB_TTL = 600.0  # a finished run's progress is kept this long for the poll
 POLL_MS = 250
 EXPORTS = {
@@ -56,11 +64,6 @@ EXPORTS = {
     "csv": ("text/csv; charset=utf-8", runs.to_csv),
     "json": ("application/json", runs.to_json),
 }
-# Why a row is missing against a real tenant: what only the local IdP can sign.
-LOCAL_ONLY_WHY = (
-    "needs the local identity provider: a real tenant signs nothing for the lab, so only "
-    "tokens it issued to you, tampered copies of them, M2M tokens and no token can be sent"
-)
 
 
 @bp.context_processor
@@ -103,11 +106,6 @@ class Job:
     against: str | None = None
     error: str | None = None
 
-    def add(self, cell: dict[str, Any], detail: dict[str, Any]) -> None:
-        with self.lock:
-            self.document["cells"].append(cell)
-            self.details[runs.key_text(runs.cell_key(cell))] = detail
-
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             return {**self.document, "cells": list(self.document["cells"])}
@@ -121,85 +119,181 @@ def jobs() -> dict[str, Job]:
     return registry
 
 
-# Planning a run ------------------------------------------------------------------------------
+# Running ------------------------------------------------------------------------------------
 
 
 @dataclass
 class Plan:
-    variants: list[grid_runner.Variant]
-    columns: list[grid_runner.Column]
-    skipped: list[tuple[str, str]]  # (label, why)
+    """What a run needs from the request: the real tokens (from the session) and the columns."""
+
+    sources: SourceTokens
+    columns: list[compare.Column]
+    issuer: str
+    local_idp: bool
+    timeout: float
+    audience: str
 
 
 def plan() -> Plan:
-    """Gather the rows' tokens (in this request: they come from the session) and the columns.
+    """Gather, in this request, the tokens the rows start from and the grid's columns.
+
+    The variants themselves (the local IdP's copies, the forgeries) are made by the run's
+    thread: they need no request, and the page answers at once.
 
     :raise RuntimeError: no API is reachable.
     """
-    local = current_app.config["LAB_MODE"] == "local"
-    m2m = current_app.extensions["m2m"].clients
-    variants, skipped = [], []
-    for kind, label in TOKEN_KINDS.items():
-        if kind in LOCAL_ONLY_KINDS and not local:
-            skipped.append((label, LOCAL_ONLY_WHY))
-            continue
-        if kind.startswith("m2m-") and kind not in m2m:
-            skipped.append((label, "no such M2M client is configured"))
-            continue
+    config = current_app.config
+    tokens = fresh_tokens() or {}
+    access = tokens.get("access_token")
+    _, claims = decode(access) if access else ({}, {})
+    permissions = claims.get("permissions") if isinstance(claims.get("permissions"), list) else []
+    user = "admin" if "read:admin" in permissions else "customer"
+    sources = SourceTokens(user=user, id_token=tokens.get("id_token"))
+    if access:
+        sources.access[user] = access
+    m2m = current_app.extensions["m2m"]
+    for key in m2m.clients:
         try:
-            token = chosen_token(kind)
-        except (RuntimeError, KeyError, ValueError) as exc:
-            skipped.append((label, f"could not be had: {exc}"))
-            continue
-        if kind != "none" and token is None:
-            skipped.append((label, "no such token in your session (log in again)"))
-            continue
-        variants.append(grid_runner.Variant(kind, label, token))
-    targets = directory().targets()
-    columns = grid_runner.columns_of(targets, directory().actions(targets))
+            endpoint = idp_client().load_server_metadata()["token_endpoint"]
+            sources.m2m[key] = m2m.token(key, endpoint)
+        except (RuntimeError, KeyError, ValueError, requests.RequestException):
+            current_app.logger.warning("compare: no M2M token for %s", key)
+    try:
+        if directory().local:
+            columns = compare.discover_columns(config["API_BASE_URL"], config["HTTP_TIMEOUT"])
+        else:
+            columns = compare.columns_from_targets(directory().targets().values())
+    except RuntimeError as exc:
+        raise RuntimeError(f"No API is reachable: {exc}.") from exc
     if not columns:
-        raise RuntimeError(
-            f"No API is reachable: the gateway at {current_app.config['API_BASE_URL']} does "
-            "not answer."
-        )
-    return Plan(variants, columns, skipped)
+        raise RuntimeError("No API is reachable: the catalogue lists no guarded route.")
+    return Plan(
+        sources,
+        columns,
+        config["AUTH0_ISSUER"],
+        config["LAB_MODE"] == "local",
+        float(config["HTTP_TIMEOUT"]),
+        config["AUTH0_AUDIENCE"],
+    )
+
+
+def curl_for(variant: Variant, column: compare.Column) -> str:
+    """The call as a curl command, the token as `$ACCESS_TOKEN` where the variant puts it."""
+    url = column.base_url + column.path
+    parts = ["curl", "-i", "-X", column.method]
+    if variant.token is not None and variant.placement == "query":
+        url += f"?{QUERY_PARAMETER}={api_client.TOKEN_PLACEHOLDER}"
+        parts.append(f'"{url}"')
+    else:
+        parts.append(shlex.quote(url))
+    if variant.token is not None and variant.placement == "header":
+        parts += ["-H", f'"Authorization: {variant.scheme} {api_client.TOKEN_PLACEHOLDER}"']
+    if column.method in api_client.BODY_METHODS:
+        parts += ["-H", shlex.quote("Content-Type: application/json")]
+        parts += ["--data", shlex.quote(compare.NOTE_BODY)]
+    return " ".join(parts)
+
+
+def details_of(
+    cell: compare.Cell, variant: Variant, column: compare.Column, plan_: Plan
+) -> dict[str, Any]:
+    """What a cell's click-through shows: the explanation from the gateway's trace (read now,
+    while the gateway still keeps it) and the call as curl. No credential: traces are redacted
+    by the gateway, and the curl names `$ACCESS_TOKEN`."""
+    trace = None
+    if column.trace_url and cell.trace_id:
+        try:
+            answer = requests.get(column.trace_url + cell.trace_id, timeout=plan_.timeout)
+            trace = answer.json() if answer.status_code == 200 else None
+        except (requests.RequestException, ValueError):
+            trace = None
+    style = api_client.ApiStyle(column.api, column.title or column.style, column.api, "", "")
+    result = api_client.CallResult(
+        style,
+        column.route,
+        column.method,
+        column.base_url + column.path,
+        variant.id,
+        status=cell.status,
+        trace=trace if isinstance(trace, dict) else None,
+        trace_available=isinstance(trace, dict),
+        error=cell.error,
+        request_id=cell.trace_id,
+    )
+    explanation = explain(result, variant.token, plan_.audience)
+    return {
+        "headline": explanation.headline,
+        "steps": [step for step in explanation.steps if step],
+        "reason_code": explanation.reason_code,
+        "status": cell.status,
+        "method": column.method,
+        "url": column.base_url + column.path,
+        "style": column.title or column.style,
+        "elapsed_ms": cell.elapsed_ms,
+        "error": cell.error,
+        "curl": curl_for(variant, column),
+        "request_id": cell.trace_id,
+        "trace": trace,
+        "variant_label": variant.label,
+        "variant_description": variant.description,
+        "placement": variant.placement,
+    }
 
 
 def start(plan_: Plan, note: str, against: str | None) -> Job:
     """Start the run in a background thread; it saves itself when done."""
-    document = {
-        "run": {
-            "mode": current_app.config["LAB_MODE"],
-            "api_base": current_app.config["API_BASE_URL"],
-            "skipped": [{"label": label, "why": why} for label, why in plan_.skipped],
-        },
-        "variants": [{"id": v.id, "label": v.label} for v in plan_.variants],
-        "columns": [c.as_json() for c in plan_.columns],
+    document: dict[str, Any] = {
+        "run": {"mode": current_app.config["LAB_MODE"]},
+        "variants": [],
+        "skipped": [],
+        "columns": [c.public() for c in plan_.columns],
         "cells": [],
     }
-    job = Job(
-        secrets.token_urlsafe(12),
-        owner(),
-        document,
-        len(plan_.variants) * len(plan_.columns),
-        note,
-        against=against,
-    )
+    job = Job(secrets.token_urlsafe(12), owner(), document, 0, note, against=against)
     jobs()[job.id] = job
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     saved = store()
-    audience = current_app.config["AUTH0_AUDIENCE"]
-    timeout = current_app.config["HTTP_TIMEOUT"]
 
     def work() -> None:
         try:
-            seconds = grid_runner.run_grid(
-                plan_.variants, plan_.columns, audience, timeout, job.add
+            built = VariantBuilder(plan_.issuer, plan_.local_idp, plan_.timeout).build(
+                plan_.sources
             )
-            document = job.snapshot()
-            document["run"]["duration_ms"] = round(seconds * 1000)
-            document["run"]["calls"] = len(document["cells"])
-            job.run_id = saved.save(job.owner, document, job.details, job.note)
+            by_id = {v.id: v for v in built.variants}
+            columns = {c.key: c for c in plan_.columns}
+            with job.lock:
+                document["variants"] = [v.public() for v in built.variants]
+                document["skipped"] = [s.public() for s in built.skipped]
+                job.total = compare.total_calls(built.variants, plan_.columns)
+
+            # The explanations read each cell's trace again: beside the run, not in its way.
+            explaining = ThreadPoolExecutor(max_workers=DETAIL_WORKERS)
+
+            def explain_cell(cell: compare.Cell) -> None:
+                variant, column = by_id[cell.variant], columns[(cell.api, cell.method, cell.path)]
+                detail = details_of(cell, variant, column, plan_)
+                with job.lock:
+                    job.details[runs.key_text(cell.key)] = detail
+
+            def on_cell(cell: compare.Cell, done: int, total: int) -> None:
+                with job.lock:
+                    document["cells"].append(cell.public())
+                explaining.submit(explain_cell, cell)
+
+            try:
+                finished = compare.run_grid(
+                    built.variants,
+                    plan_.columns,
+                    skipped=built.skipped,
+                    timeout=plan_.timeout,
+                    on_cell=on_cell,
+                    meta={"mode": "local" if plan_.local_idp else "deployed"},
+                )
+            finally:
+                explaining.shutdown(wait=True)
+            with job.lock:
+                details = dict(job.details)
+            job.run_id = saved.save(job.owner, finished.to_dict(), details, job.note)
         except Exception as exc:  # the page must hear that the run failed, not poll forever
             app.logger.exception("compare run failed")
             job.error = f"The run failed: {type(exc).__name__}."
@@ -366,20 +460,20 @@ def _cell_detail(run_id: str) -> tuple[dict[str, Any], dict[str, Any], dict[str,
 def cell(run_id: str) -> Any:
     """One cell's full explanation and trace, as the Ping page shows a call."""
     _, cell_, detail = _cell_detail(run_id)
-    style = api_client.STYLE_BY_KEY.get(cell_["api"])
     result = SimpleNamespace(
         status=detail.get("status"),
         reason=detail.get("status_reason") or "",
         method=detail.get("method"),
         url=detail.get("url"),
-        style=SimpleNamespace(title=style.title if style else detail.get("style")),
+        style=SimpleNamespace(title=detail.get("style") or cell_["api"]),
         elapsed_ms=detail.get("elapsed_ms"),
         error=detail.get("error"),
-        json_body=detail.get("json_body"),
-        body=detail.get("body") or "",
-        headers=detail.get("headers") or [],
+        json_body=None,
+        body="(The grid keeps no response bodies: send this token from the token workshop or "
+        "the Ping page to see one.)",
+        headers=[("apigw-requestid", detail["request_id"])] if detail.get("request_id") else [],
         curl=detail.get("curl") or "",
-        token_kind="none" if cell_["variant"] == "none" else "variant",
+        token_kind="none" if detail.get("placement") == "none" else "variant",
         trace=detail.get("trace"),
         trace_available=bool(detail.get("trace")),
         request_id=detail.get("request_id"),
@@ -393,6 +487,7 @@ def cell(run_id: str) -> Any:
         "result": result,
         "explanation": explanation,
         "variant_label": detail.get("variant_label") or cell_["variant"],
+        "variant_description": detail.get("variant_description") or "",
         "cell": cell_,
         "run_id": run_id,
         "logged_in": False,  # no "copy with my token": the row's token may be a variant

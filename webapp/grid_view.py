@@ -50,7 +50,10 @@ SIMPLE_STYLES = ("http-lambda",)  # simple responses: a refusal is 403, never 40
 
 def decider(cell: dict[str, Any]) -> str:
     """Who decided, in the grid's three words."""
-    return DECIDERS.get(str(cell.get("decided_by") or ""), str(cell.get("decided_by") or "?"))
+    decided = cell.get("decided_by")
+    if not decided:
+        return "unknown (no trace)"
+    return DECIDERS.get(str(decided), str(decided))
 
 
 def verdict(status: Any) -> tuple[str, str, str]:
@@ -73,15 +76,13 @@ def reason_text(code: Any) -> str:
     return REASONS.get(str(code), str(code).replace("_", " "))
 
 
-def cache_text(cache: Any) -> str:
-    """Cached or invoked, in words."""
-    return {
-        "hit": "cached",
-        "miss": "invoked",
-        "off": "invoked",
-        "invoked": "invoked",
-        "cached": "cached",
-    }.get(str(cache or ""), "not invoked" if not cache else str(cache))
+def cache_text(cache: Any, decided: str | None = None) -> str:
+    """Cached or invoked, in words; API Gateway's own refusals invoke nothing."""
+    if decided == "gateway":
+        return "not invoked"
+    if not cache:
+        return "no authorizer" if decided == "function" else "cache unknown"
+    return {"hit": "cached", "miss": "invoked", "off": "invoked"}.get(str(cache), str(cache))
 
 
 @dataclass
@@ -144,7 +145,7 @@ def build(
                 grid_cell.css, grid_cell.symbol, grid_cell.word = verdict(cell.get("status"))
                 grid_cell.decider = decider(cell)
                 grid_cell.reason = str(cell.get("reason") or "")
-                grid_cell.cache = cache_text(cell.get("cache"))
+                grid_cell.cache = cache_text(cell.get("cache"), grid_cell.decider)
             if changes and key in changes:
                 grid_cell.change = changes[key]
                 old = before.get(key)
@@ -157,7 +158,9 @@ def build(
                 for column in columns
                 if (column["method"], column["path"]) == (method, path)
             ]
-            why = disagreement(same_route)
+            # The engine's own line once the run is complete; this module's while it fills.
+            marked = [c.get("disagreement") for _, c in same_route if c and c.get("disagreement")]
+            why = marked[0] if marked else disagreement(same_route)
             if why:
                 row.disagreements[f"{method} {path}"] = why
                 notes.setdefault((str(variant.get("label")), why), []).append(f"{method} {path}")
@@ -168,8 +171,9 @@ def build(
 
 
 def _one_line(cell: dict[str, Any]) -> str:
-    return f"{cell.get('status')} · {decider(cell)} · {cell.get('reason') or '—'} · " + cache_text(
-        cell.get("cache")
+    who = decider(cell)
+    return f"{cell.get('status')} · {who} · {cell.get('reason') or '—'} · " + cache_text(
+        cell.get("cache"), who
     )
 
 
@@ -186,7 +190,11 @@ def disagreement(same_route: list[tuple[dict[str, Any], dict[str, Any] | None]])
     reasons = {cell.get("reason") for _, cell in done}
     deciders = {decider(cell) for _, cell in done}
     refused = statuses <= {401, 403}
-    simple = {cell.get("status") for column, cell in done if column["api"] in SIMPLE_STYLES}
+    simple = {
+        cell.get("status")
+        for column, cell in done
+        if column["api"] in SIMPLE_STYLES or "simple" in str(column.get("style", "")).lower()
+    }
     failed = sorted(_short(c) for c, cell in done if (cell.get("status") or 500) >= 500)
     if failed:
         return (
@@ -223,4 +231,4 @@ def short_style(api: Any) -> str:
 
 
 def _short(column: dict[str, Any]) -> str:
-    return short_style(column.get("api"))
+    return str(column.get("style") or short_style(column.get("api")))

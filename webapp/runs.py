@@ -236,8 +236,8 @@ def diff(first: dict[str, Any], second: dict[str, Any]) -> dict[CellKey, CellCha
 
 
 def to_json(document: dict[str, Any]) -> str:
-    """The run as its documented JSON."""
-    return json.dumps(public_document(document), indent=2) + "\n"
+    """The run as the engine wrote it (the documented keys and its additions), scrubbed."""
+    return json.dumps(scrub(document), indent=2) + "\n"
 
 
 def to_csv(document: dict[str, Any]) -> str:
@@ -281,6 +281,22 @@ def _md(text: Any) -> str:
 
 
 def to_markdown(document: dict[str, Any]) -> str:
+    """The run in Markdown: the engine's rendering (`webapp.compare`), with this page's note.
+
+    A document the engine cannot read (an older or a hand-made run) gets the plain table.
+    """
+    from .compare import Run  # the engine's own Markdown, as the command line prints it
+
+    try:
+        rendered = Run.from_dict(document).to_markdown()
+    except (ValueError, TypeError, KeyError):
+        return plain_markdown(document)
+    note = (document.get("run") or {}).get("note")
+    head = f"Note: {_md(note)}\n\n" if note else ""
+    return scrub(head + rendered)
+
+
+def plain_markdown(document: dict[str, Any]) -> str:
     """The grid as a Markdown table: a row per variant, a column per API style and route."""
     public = public_document(document)
     run = public["run"]

