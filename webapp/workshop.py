@@ -5,7 +5,8 @@ one click: expire it, `nbf` in the future, another `aud`, the issuer without its
 slash, drop `kid`, `alg: none`, HS256 keyed with the issuer's public key), then sign it:
 
 - by the local IdP (`POST /lab/token-variants`, which signs only *less valid* copies of a
-  token it issued; whatever it refuses to sign, the page says so in the IdP's words),
+  token it issued: earlier `exp`, later `nbf`, a foreign `aud` or `iss`, no or an unknown
+  `kid`; whatever it refuses to sign, the page says so in the IdP's words),
 - with a throw-away attacker RSA key made by this process (a forgery: RS256 with a key the
   issuer never published),
 - unsigned (`alg: none`), or HS256 with the issuer's own RSA public key as the HMAC secret
@@ -21,25 +22,16 @@ the person presses **Reveal** (a CSRF-protected POST), as on the Tokens page.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
 
-import requests
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
 from flask import session
-from jwt.algorithms import RSAAlgorithm
 
 from . import api_client
 from .auth import fresh_tokens
@@ -48,6 +40,13 @@ from .explain import explain
 from .ping import directory
 from .tokens import decode
 from .tokens import inspect
+from .variants import FOREIGN_AUDIENCE
+from .variants import AttackerKey
+from .variants import VariantBuilder
+from .variants import VariantError
+from .variants import alg_none
+from .variants import hs256_with
+from .variants import public_key_pem
 
 bp = Blueprint("workshop", __name__)
 
@@ -70,7 +69,6 @@ PRESETS = {
     "alg-hs256": "HS256 with the public key",
     "drop-scope": "Drop `scope` and `permissions`",
 }
-OTHER_AUDIENCE = "https://another-api.example"
 LOCAL_ONLY = (
     "The workshop works in local mode only: a real tenant never signs anything for the lab, "
     "and forging tokens against a deployed API is not what this lab is for. Run the lab "
@@ -82,43 +80,13 @@ class WorkshopError(ValueError):
     """A clear problem with what the person asked for."""
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _segment(value: dict[str, Any]) -> str:
-    return _b64(json.dumps(value, separators=(",", ":")).encode())
-
-
-def attacker_key() -> rsa.RSAPrivateKey:
-    """The attacker's RSA key: made once per process, never published, never stored."""
+def attacker() -> AttackerKey:
+    """The attacker's RSA key (the engine's): made once per process, never published."""
     key = current_app.extensions.get("workshop_attacker_key")
     if key is None:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key = AttackerKey()
         current_app.extensions["workshop_attacker_key"] = key
     return key
-
-
-def issuer_public_pem(kid: Any) -> bytes:
-    """The issuer's RSA public key (the one `kid` names, else the first), as SPKI PEM.
-
-    :raise WorkshopError: the JWKS cannot be read.
-    """
-    try:
-        response = requests.get(
-            current_app.config["AUTH0_ISSUER"] + ".well-known/jwks.json",
-            timeout=current_app.config["HTTP_TIMEOUT"],
-        )
-        keys = [k for k in response.json().get("keys", ()) if k.get("kty") == "RSA"]
-    except (requests.RequestException, ValueError, AttributeError) as exc:
-        raise WorkshopError("the issuer's JWKS could not be read") from exc
-    if not keys:
-        raise WorkshopError("the issuer's JWKS has no RSA key")
-    jwk = next((k for k in keys if k.get("kid") == kid), keys[0])
-    public = RSAAlgorithm.from_jwk(json.dumps(jwk))
-    return public.public_bytes(  # type: ignore[union-attr]
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
 
 
 def sign(header: dict[str, Any], claims: dict[str, Any], signer: str, original: str) -> str:
@@ -126,62 +94,55 @@ def sign(header: dict[str, Any], claims: dict[str, Any], signer: str, original: 
 
     :raise WorkshopError: the signer refused, or the request makes no sense.
     """
+    builder = VariantBuilder(
+        current_app.config["AUTH0_ISSUER"], True, current_app.config["HTTP_TIMEOUT"]
+    )
     if signer == "idp":
-        return _idp_sign(header, claims, original)
+        return _idp_sign(builder, header, claims, original)
     if signer == "none":
-        header = {**header, "alg": "none"}
-        return f"{_segment(header)}.{_segment(claims)}."
+        return alg_none(header, claims)
     if signer == "hs256-public":
-        header = {**header, "alg": "HS256"}
-        signing_input = f"{_segment(header)}.{_segment(claims)}".encode()
-        secret = issuer_public_pem(header.get("kid"))
-        return (
-            signing_input.decode()
-            + "."
-            + _b64(hmac.new(secret, signing_input, hashlib.sha256).digest())
-        )
+        try:
+            keys = [k for k in builder.jwks() if k.get("kty") == "RSA"]
+        except VariantError as exc:
+            raise WorkshopError(f"{exc}.") from exc
+        if not keys:
+            raise WorkshopError("The issuer's JWKS has no RSA key to confuse with.")
+        jwk = next((k for k in keys if k.get("kid") == header.get("kid")), keys[0])
+        return hs256_with(public_key_pem(jwk), header, claims)
     if signer == "attacker":
-        signing_input = f"{_segment(header)}.{_segment(claims)}".encode()
-        signature = attacker_key().sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-        return signing_input.decode() + "." + _b64(signature)
+        return attacker().sign(header, claims)
     raise WorkshopError(f"Unknown signer {signer[:30]!r}.")
 
 
-def _idp_sign(header: dict[str, Any], claims: dict[str, Any], original: str) -> str:
-    """Ask the local IdP to sign the edited claims as a variant of the original token."""
+def _idp_sign(
+    builder: VariantBuilder, header: dict[str, Any], claims: dict[str, Any], original: str
+) -> str:
+    """Ask the local IdP to sign the edited claims (and `kid`) as a copy of the original."""
     original_header, original_claims = decode(original)
-    if header != original_header:
-        changed = sorted(
-            k for k in {*header, *original_header} if header.get(k) != original_header.get(k)
-        )
+    changed_header = sorted(
+        k for k in {*header, *original_header} if header.get(k) != original_header.get(k)
+    )
+    if set(changed_header) - {"kid"}:
         raise WorkshopError(
-            "The local identity provider writes its own header: it cannot sign a changed "
-            f"{', '.join(changed)}. Choose the attacker key (or no signature) to forge one."
+            "The local identity provider writes its own header: it can drop or replace `kid` "
+            f"but not change {', '.join(k for k in changed_header if k != 'kid')}. Choose the "
+            "attacker key (or no signature) to forge one."
         )
-    changed = {k: v for k, v in claims.items() if original_claims.get(k) != v}
-    removed = [k for k in original_claims if k not in claims]
-    if removed:
-        changed.update({k: None for k in removed})
-    if not changed:
+    changes: dict[str, Any] = {k: v for k, v in claims.items() if original_claims.get(k) != v}
+    changes.update({k: None for k in original_claims if k not in claims})
+    if "kid" in changed_header:
+        changes["kid"] = header.get("kid")
+    if not changes:
         raise WorkshopError("Nothing changed: the original token is what you already have.")
     try:
-        response = requests.post(
-            current_app.config["AUTH0_ISSUER"] + "lab/token-variants",
-            json=changed,
-            headers={"Authorization": f"Bearer {original}"},
-            timeout=current_app.config["HTTP_TIMEOUT"],
-        )
-        body = response.json()
-    except (requests.RequestException, ValueError) as exc:
-        raise WorkshopError("The local identity provider could not be reached.") from exc
-    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
-        reason = body.get("error_description") if isinstance(body, dict) else None
+        return builder.mint(original, changes)
+    except VariantError as exc:
         raise WorkshopError(
-            f"The local identity provider refused to sign it: {reason or response.status_code}. "
-            "It signs only less-valid copies of a token it issued; choose the attacker key to "
-            "forge anything else."
-        )
-    return str(body["access_token"])
+            f"{str(exc)[:1].upper()}{str(exc)[1:]}. It signs only less-valid copies of a token it "
+            "issued (`exp`, `nbf`, `iat`, a foreign `aud` or `iss`, no or an unknown `kid`); "
+            "choose the attacker key to forge anything else."
+        ) from exc
 
 
 def apply_preset(
@@ -198,17 +159,13 @@ def apply_preset(
     elif preset == "nbf":
         claims["nbf"] = now + 3600
     elif preset == "aud":
-        claims["aud"] = OTHER_AUDIENCE
-        signer = "attacker" if signer == "idp" else signer
+        claims["aud"] = FOREIGN_AUDIENCE
     elif preset == "iss-slash":
         claims["iss"] = str(claims.get("iss", "")).rstrip("/")
-        signer = "attacker" if signer == "idp" else signer
     elif preset == "drop-kid":
         header.pop("kid", None)
-        signer = "attacker" if signer == "idp" else signer
     elif preset == "unknown-kid":
-        header["kid"] = "attacker-key-1"
-        signer = "attacker" if signer == "idp" else signer
+        header["kid"] = "unknown-key-1"
     elif preset == "alg-none":
         header["alg"] = "none"
         signer = "none"

@@ -84,10 +84,10 @@ def test_run_the_grid_open_a_cell_flush_rerun_diff_and_export(
     run_the_grid(page, "after the flush")
     diff = page.locator("#diff")
     expect(diff).to_contain_text(f"Changes since run {cached}")
-    private = cell(page, "access-customer", "RestTokenApi", "GET", "/private")
-    expect(private).to_contain_text("invoked")
-    expect(private).to_have_class(re.compile(r"changed-cache"))
-    expect(private).to_contain_text("was 200 · function · allowed · cached")
+    admin_cell = cell(page, "access-customer", "RestTokenApi", "GET", "/admin")
+    expect(admin_cell).to_contain_text("invoked")
+    expect(admin_cell).to_have_class(re.compile(r"changed-cache"))
+    expect(admin_cell).to_contain_text("was 403 · authorizer · insufficient_permission · cached")
     expect(diff.locator("tr.changed-cache").first).to_be_visible()
 
     with page.expect_download() as download_info:
@@ -149,7 +149,7 @@ def test_the_workshop_expires_a_token_and_sends_it(page: Page, lab: Any) -> None
     page.get_by_role("button", name="Expire it (an hour ago)").click()
     page.get_by_role("button", name="Sign and decode").click()
     expect(page.locator("#workshop-token")).to_contain_text("This token expired")
-    page.get_by_label("API").select_option("RestTokenApi")
+    page.get_by_label("API").select_option("rest-token")
     page.get_by_label("Route").select_option("GET /private")
     page.get_by_role("button", name="Send").click()
 
@@ -171,7 +171,7 @@ def test_the_workshop_forges_with_the_attacker_key(page: Page, lab: Any) -> None
     ).to_be_checked()
     page.get_by_role("button", name="Sign and decode").click()
     expect(page.locator("#workshop-token")).to_contain_text("another-api.example")
-    page.get_by_label("API").select_option("HttpJwtApi")
+    page.get_by_label("API").select_option("http-jwt")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#result .status")).to_have_attribute("data-status", "401")
     expect(page.locator("#result .explanation")).to_have_attribute("data-reason", "bad_signature")
