@@ -166,9 +166,7 @@ def test_the_workshop_forges_with_the_attacker_key(page: Page, lab: Any) -> None
     log_in(page, lab, *CUSTOMER)
     page.goto(lab.web_url + "/workshop")
     page.get_by_role("button", name="Another audience").click()
-    expect(
-        page.get_by_label("the attacker's throw-away RSA key (RS256, a forgery)")
-    ).to_be_checked()
+    page.get_by_label("the attacker's throw-away RSA key (RS256, a forgery)").check()
     page.get_by_role("button", name="Sign and decode").click()
     expect(page.locator("#workshop-token")).to_contain_text("another-api.example")
     page.get_by_label("API").select_option("http-jwt")
