@@ -124,7 +124,7 @@ def test_lower_case_bearer_is_refused_by_the_token_authorizers_validation_expres
     )
     assert (
         found.disagreement
-        and "; REST TOKEN refuses it (the Authorization header does not match the TOKEN"
+        and "; REST TOKEN refuses it: the Authorization header does not match the TOKEN"
         in found.disagreement
     )
     admin = cell(run, "lowercase-bearer", "RestTokenApi", "GET /admin")

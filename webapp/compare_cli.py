@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html import unescape
@@ -161,15 +162,22 @@ def login(settings: dict[str, Any], user: str, audience: bool = True) -> dict[st
 
 
 def local_sources(settings: dict[str, Any], user: str) -> SourceTokens:
-    """Log in as both demo users (and once without `audience`), get both M2M tokens."""
+    """Log in as both demo users (and once without `audience`), get both M2M tokens.
+
+    The four are independent and mostly wait on the IdP's password hashing: done at once.
+    """
     other = "admin" if user == "customer" else "customer"
-    mine = login(settings, user)
-    sources = SourceTokens(user=user)
-    sources.access[user] = mine["access_token"]
-    sources.id_token = mine.get("id_token")
-    sources.access[other] = login(settings, other)["access_token"]
-    sources.opaque = login(settings, user, audience=False)["access_token"]
-    sources.m2m = m2m_tokens(settings)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        mine = pool.submit(login, settings, user)
+        theirs = pool.submit(login, settings, other)
+        opaque = pool.submit(login, settings, user, False)
+        machines = pool.submit(m2m_tokens, settings)
+        sources = SourceTokens(user=user)
+        sources.access[user] = mine.result()["access_token"]
+        sources.id_token = mine.result().get("id_token")
+        sources.access[other] = theirs.result()["access_token"]
+        sources.opaque = opaque.result()["access_token"]
+        sources.m2m = machines.result()
     return sources
 
 
