@@ -61,7 +61,7 @@ def test_run_the_grid_open_a_cell_flush_rerun_diff_and_export(
     expect(page.locator(".disagreements")).to_contain_text("simple-response")
     expect(page.locator("#skipped")).to_be_visible()
 
-    page.set_viewport_size({"width": 2100, "height": 1000})
+    page.set_viewport_size({"width": 2600, "height": 1000})
     shot = tmp_path / "compare.png"
     page.locator("#grid-card").screenshot(path=str(shot))
     if os.environ.get("LAB_UPDATE_SCREENSHOTS"):
