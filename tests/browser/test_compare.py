@@ -101,12 +101,14 @@ def test_run_the_grid_open_a_cell_flush_rerun_diff_and_export(
 
 def test_the_progress_bar_counts_the_cells_as_they_arrive(page: Page, lab: Any) -> None:
     polls: list[dict[str, Any]] = []
-    page.on(
-        "response",
-        lambda response: (
-            polls.append(response.json()) if "/compare/jobs/" in response.url else None
-        ),
-    )
+
+    def record(route: Any) -> None:
+        # Read each poll's answer on its way to the page (the page leaves once the run is saved).
+        answer = route.fetch()
+        polls.append(answer.json())
+        route.fulfill(response=answer)
+
+    page.route("**/compare/jobs/**", record)
     log_in(page, lab, *CUSTOMER)
     page.goto(lab.web_url + "/compare")
 
