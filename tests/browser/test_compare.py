@@ -43,7 +43,9 @@ def test_run_the_grid_open_a_cell_flush_rerun_diff_and_export(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     log_in(page, lab, *CUSTOMER)
     page.get_by_role("link", name="Compare").click()
-    expect(page.get_by_role("heading", name="No run yet")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Compare every token with every authorizer")
+    ).to_be_visible()
 
     first = run_the_grid(page, "first run")
 
