@@ -90,9 +90,11 @@ def create_app(
     )
 
     from . import auth
+    from . import compare_page
     from . import lab
     from . import pages
     from . import ping
+    from . import workshop
     from .api_client import ApiDirectory
     from .m2m import M2MClient
     from .m2m import M2MTokens
@@ -109,6 +111,8 @@ def create_app(
     app.register_blueprint(pages.bp)
     app.register_blueprint(ping.bp)
     app.register_blueprint(lab.bp)
+    app.register_blueprint(compare_page.bp)
+    app.register_blueprint(workshop.bp)
     _register_error_pages(app)
     _register_security_headers(app)
 
