@@ -530,7 +530,7 @@ def flush() -> Any:
                 f"{base}/{prefix}/{api['id']}/stages/{api['stage']}/cache/authorizers",
                 timeout=current_app.config["HTTP_TIMEOUT"],
             )
-            flushed += answer.status_code == 202
+            flushed += answer.status_code in (202, 204)  # REST 202, HTTP 204
     except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError):
         flash("The gateway did not answer: nothing was flushed.")
         return redirect(url_for("compare.page"))

@@ -82,7 +82,10 @@ def test_run_the_grid_open_a_cell_flush_rerun_diff_and_export(
         "cached"
     )
     page.get_by_role("button", name="Flush the authorizer cache").click()
-    expect(page.locator(".flash")).to_contain_text("Flushed the authorizer result cache of 4 APIs")
+    served = len(lab.gateway.model.apis)  # every API of the catalogue answers the flush
+    expect(page.locator(".flash")).to_contain_text(
+        f"Flushed the authorizer result cache of {served} APIs"
+    )
     run_the_grid(page, "after the flush")
     diff = page.locator("#diff")
     expect(diff).to_contain_text(f"Changes since run {cached}")
