@@ -166,3 +166,13 @@ def test_logout_deletes_the_stored_session(lab: Lab, actions: LabActions) -> Non
         f"{lab.web_url}/profile", cookies={"lab_session": sid}, allow_redirects=False, timeout=5
     )
     assert profile.status_code == 302 and profile.headers["Location"].endswith("/login")
+
+
+def test_a_sessions_refresh_lock_never_blocks_its_own_save(lab: Lab, tmp_path: Path) -> None:
+    # The refresh holds the session's refresh lock while it saves under its save lock; on
+    # disk both are file locks picked by hash, and they must never be the same file.
+    store = web_app(lab, tmp_path / "instance").session_interface
+    for number in range(200):
+        sid = f"session-{number}"
+        with store.lock(f"refresh:{sid}") as refreshing, store.lock(f"save:{sid}", 0.2) as saving:
+            assert refreshing and saving, sid

@@ -324,8 +324,12 @@ class LabSessionMixin:
                         lock.release()
             return
         stripe = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4]) % LOCK_STRIPES
+        # Each kind of lock ("refresh", "save") has its own stripes: a request that holds a
+        # session's refresh lock and then takes its save lock must never find both names
+        # on one file, which would block it on itself.
+        kind = name.partition(":")[0]
         self.lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(self.lock_dir / f"{stripe}.lock", "a+b") as handle:
+        with open(self.lock_dir / f"{kind}-{stripe}.lock", "a+b") as handle:
             deadline = time.monotonic() + timeout
             acquired = False
             while True:
