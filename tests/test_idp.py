@@ -767,3 +767,15 @@ def test_operator_commands_add_a_user_and_list_clients(
     assert "lab-m2m-writer" in out.out and "read:notes write:notes" in out.out
     assert "Unknown role(s): superuser" in out.err
     assert "N3w-Passw0rd" not in out.out
+
+
+def test_the_database_holding_the_signing_keys_is_private(tmp_path: Path) -> None:
+    import stat
+
+    from emulators.idp.store import Store
+
+    path = tmp_path / "idp.sqlite3"
+    Store(path)
+
+    for file in tmp_path.iterdir():  # the database and SQLite's -wal/-shm beside it
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name

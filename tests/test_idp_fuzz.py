@@ -343,6 +343,30 @@ HAND_PICKED: list[tuple[str, Call, int, str | None, str | None]] = [
         "JSON",
     ),
     (
+        "json-deeply-nested",
+        Call(
+            "POST",
+            "/oauth/token",
+            body=b'{"a":' * 1000 + b"1" + b"}" * 1000,
+            headers={"Content-Type": "application/json"},
+        ),
+        400,
+        "invalid_request",
+        "nests too deeply",
+    ),
+    (
+        "json-deeply-nested-array",
+        Call(
+            "POST",
+            "/oauth/token",
+            body=b"[" * 2000 + b"]" * 2000,
+            headers={"Content-Type": "application/json"},
+        ),
+        400,
+        "invalid_request",
+        "nests too deeply",
+    ),
+    (
         "json-not-json",
         Call(
             "POST",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -107,6 +108,11 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.path != ":memory:":
+            # The database holds the signing keys: readable by its owner only. SQLite gives
+            # its -wal and -shm files the database file's permissions.
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            os.chmod(self.path, 0o600)
         self._local = threading.local()
         with self._conn() as conn:
             conn.executescript(SCHEMA)

@@ -166,6 +166,8 @@ def _json_pairs(request: Request) -> list[tuple[str, str]] | Refusal:
         data = json.loads(request.get_data(cache=True).decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return Refusal("invalid_request", "The request body is not valid JSON in UTF-8.")
+    except RecursionError:  # thousands of nested brackets: no parameter object nests
+        return Refusal("invalid_request", "The JSON body nests too deeply; send a flat object.")
     if not isinstance(data, dict):
         return Refusal("invalid_request", "The JSON body must be an object of parameters.")
     pairs = []
