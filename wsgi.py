@@ -32,7 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # _quiet: waitress would print "Serving on http://127.0.0.1:…", an address the
         # identity provider does not accept as a callback origin.
-        serve(app, listen=args.listen, threads=args.threads, ident="authorizer-lab", _quiet=True)
+        serve(
+            app,
+            listen=args.listen,
+            threads=args.threads,
+            ident="authorizer-lab",
+            # waitress drops X-Forwarded-* by default; behind APP_TRUSTED_PROXIES proxies the
+            # app's ProxyFix must see them (and still believes only that many hops).
+            clear_untrusted_proxy_headers=not app.config.get("APP_TRUSTED_PROXIES"),
+            _quiet=True,
+        )
     except OSError as exc:
         print(f"cannot serve on {args.listen}: {exc.strerror}", file=sys.stderr)
         return 2

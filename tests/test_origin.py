@@ -4,6 +4,7 @@ an ID token is not a login; every response with a token or personal data is `no-
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -317,3 +318,64 @@ def test_wsgi_announces_the_configured_origin(tmp_path: Path) -> None:
     output = "".join(lines)
     assert f"Web app on http://localhost:{port}/" in output
     assert not re.search(r"http://(127\.0\.0\.1|\[::1\])", output)
+
+
+def test_the_shipped_server_passes_a_trusted_proxys_headers_on(lab: Any, tmp_path: Path) -> None:
+    # waitress (what `make run` and wsgi.py serve with) drops X-Forwarded-* unless told not
+    # to: behind APP_TRUSTED_PROXIES, an HTTPS origin must still get the __Host- cookie.
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AUTH0_", "API_", "APP_"))},
+        "LOCAL_IDP_URL": lab.idp_url,
+        "API_BASE_URL": lab.gateway_url,
+        "APP_BASE_URL": "https://lab.example.com",
+        "APP_TRUSTED_PROXIES": "1",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "wsgi.py", "--listen", f"127.0.0.1:{port}"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        proxied = {
+            "Host": "lab.example.com",
+            "X-Forwarded-Host": "lab.example.com",
+            "X-Forwarded-Proto": "https",
+        }
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                login = requests.get(
+                    f"http://127.0.0.1:{port}/login",
+                    headers=proxied,
+                    allow_redirects=False,
+                    timeout=5,
+                )
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "wsgi.py did not start"
+                time.sleep(0.2)
+        forged = requests.get(
+            f"http://127.0.0.1:{port}/login",
+            headers={**proxied, "X-Forwarded-Host": "evil.example"},
+            allow_redirects=False,
+            timeout=5,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    assert login.status_code == 302
+    assert query(login.headers["Location"])["redirect_uri"] == "https://lab.example.com/callback"
+    cookie = login.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-") and "Secure" in cookie
+    assert forged.status_code == 400
