@@ -4,6 +4,7 @@ at the pool's /logout. Real servers on loopback; the tokens are the local pool's
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 from urllib.parse import parse_qs
@@ -167,3 +168,53 @@ def test_no_cognito_login_against_auth0_without_a_pool() -> None:
     )
 
     assert settings["COGNITO_MODE"] is None
+
+
+def said(fragment: requests.Response) -> str:
+    """The Ping result's words, without markup."""
+    words = html.unescape(re.sub(r"<[^>]+>", "", fragment.text))
+    return re.sub(r"\s+", " ", words)
+
+
+def test_explains_the_id_token_accepted_and_the_access_token_refused(lab: Any) -> None:
+    browser = cognito_login(lab, *CUSTOMER)
+
+    with_id = ping(browser, lab, "rest-cognito", "GET /private", "id")
+    with_id_again = ping(browser, lab, "rest-cognito", "GET /private", "id")
+    with_access = ping(browser, lab, "rest-cognito", "GET /private", "access")
+
+    assert status_of(with_id) == "200"
+    assert "Surprise: API Gateway's Cognito authorizer accepted an ID token here" in said(with_id)
+    # The second call is a cache hit: Cognito caches claims, not a policy.
+    assert "reused the claims it cached for this token" in said(with_id_again)
+    assert "policy" not in said(with_id_again).split("Response body")[0]
+    assert status_of(with_access) == "401"
+    assert "Surprise: the access token is refused although it is valid" in said(with_access)
+
+
+def test_explains_scope_versus_groups(lab: Any) -> None:
+    browser = cognito_login(lab, *CUSTOMER)
+
+    admin = ping(browser, lab, "rest-cognito", "GET /admin", "id")
+    notes_with_id = ping(browser, lab, "http-cognito-jwt", "GET /notes", "id")
+
+    assert status_of(admin) == "403"
+    assert "`scope` and `cognito:groups` are different things" not in said(admin)  # rendered
+    assert "scope and cognito:groups are different things" in said(admin)
+    assert "This token's groups: customers." in said(admin)
+    assert status_of(notes_with_id) == "403"
+    assert "never groups" in said(notes_with_id)
+    assert "It has no scope at all." in said(notes_with_id)
+
+
+def test_explains_a_token_of_the_other_provider(lab: Any, actions: Any) -> None:
+    auth0_user = actions.login(*CUSTOMER)
+    cognito_user = cognito_login(lab, *CUSTOMER)
+
+    auth0_to_cognito = ping(auth0_user, lab, "rest-cognito", "GET /private", "access")
+    cognito_to_auth0 = ping(cognito_user, lab, "rest-token", "GET /private", "access")
+
+    assert status_of(auth0_to_cognito) == "401"
+    assert f"This is an Auth0 token (issuer {lab.idp_url}/)" in said(auth0_to_cognito)
+    assert status_of(cognito_to_auth0) == "401"
+    assert "This is a Cognito token (token_use: access" in said(cognito_to_auth0)
