@@ -76,12 +76,15 @@ def tenant_for(web_url: str, **overrides: Any) -> dict[str, Any]:
 
 
 def cognito_pool_for(web_url: str) -> dict[str, Any]:
-    """Return the versioned user pool with the web app's client moved to the test's port."""
+    """Return the versioned user pool with the web app's client also at the test's port.
+
+    The versioned URLs stay: tests of the pool itself use them.
+    """
     pool = copy.deepcopy(load_pool_data())
     for client in pool["clients"]:
         if client.get("callback_urls"):
-            client["callback_urls"] = [f"{web_url}/callback", f"{web_url}/callback/cognito"]
-            client["logout_urls"] = [f"{web_url}/"]
+            client["callback_urls"] += [f"{web_url}/callback", f"{web_url}/callback/cognito"]
+            client["logout_urls"] += [f"{web_url}/"]
     return pool
 
 

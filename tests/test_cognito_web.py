@@ -70,6 +70,22 @@ def test_cognito_login_shows_the_user_and_its_tokens_are_the_pools(lab: Any) -> 
     assert "cognito:username" in tokens
 
 
+def test_the_tokens_page_explains_cognitos_shapes(lab: Any) -> None:
+    browser = cognito_login(lab, *CUSTOMER)
+
+    page = browser.get(lab.web_url + "/tokens", timeout=5)
+    words = said(page)
+
+    assert "Cognito access token (token_use: access): it has no aud" in words
+    assert "Cognito ID token (token_use: id)" in words
+    # The two kids, each named on its token: Cognito's two keys.
+    kids = re.findall(r"Signed with the key (\S+): Cognito signs ID tokens and access", words)
+    assert len(kids) == 2 and kids[0] != kids[1]
+    # No Auth0 mix-up is claimed for a token that is what Cognito issues.
+    assert "this token is for another API" not in words
+    assert "Issued by" not in words
+
+
 def test_cognito_user_calls_the_cognito_apis(lab: Any) -> None:
     browser = cognito_login(lab, *CUSTOMER)
 
