@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from emulators.gateway import create_gateway
 from emulators.idp import create_idp_app
+from emulators.idp.cognito_pool import load_pool_data
 from emulators.idp.tenant import load_tenant_data
 from webapp import create_app
 
@@ -74,6 +75,19 @@ def tenant_for(web_url: str, **overrides: Any) -> dict[str, Any]:
     return tenant
 
 
+def cognito_pool_for(web_url: str) -> dict[str, Any]:
+    """Return the versioned user pool with the web app's client also at the test's port.
+
+    The versioned URLs stay: tests of the pool itself use them.
+    """
+    pool = copy.deepcopy(load_pool_data())
+    for client in pool["clients"]:
+        if client.get("callback_urls"):
+            client["callback_urls"] += [f"{web_url}/callback", f"{web_url}/callback/cognito"]
+            client["logout_urls"] += [f"{web_url}/"]
+    return pool
+
+
 @dataclass
 class Lab:
     """The running lab: URLs and the app objects behind them."""
@@ -110,6 +124,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Any:
             "IDP_ISSUER": idp_url + "/",
             "IDP_DATABASE": str(state / "idp.sqlite3"),
             "IDP_TENANT": tenant,
+            "IDP_COGNITO_POOL": cognito_pool_for(web_url),
         }
     )
     gateway_app = create_gateway(idp_url + "/", gateway_url, notes_db=state / "notes.sqlite3")

@@ -88,6 +88,20 @@ def create_app(
         },
         authorize_params={"audience": app.config["AUTH0_AUDIENCE"]},
     )
+    if app.config.get("COGNITO_MODE"):
+        # The same Authlib client code for the Cognito user pool (no `audience`: Cognito
+        # has none; its access tokens carry the resource server's scopes instead).
+        oauth.register(
+            "cognito",
+            client_id=app.config["COGNITO_CLIENT_ID"],
+            client_secret=app.config["COGNITO_CLIENT_SECRET"],
+            server_metadata_url=app.config["COGNITO_ISSUER"] + "/.well-known/openid-configuration",
+            client_kwargs={
+                "scope": app.config["COGNITO_SCOPE"],
+                "code_challenge_method": "S256",
+                "default_timeout": app.config["HTTP_TIMEOUT"],
+            },
+        )
 
     from . import auth
     from . import compare_page
@@ -105,6 +119,15 @@ def create_app(
         [
             M2MClient(key, f"{client_id} (client credentials)", client_id, secret)
             for key, (client_id, secret) in app.config["M2M_CLIENTS"].items()
+        ],
+    )
+    app.extensions["cognito_m2m"] = M2MTokens(
+        app.config,
+        [
+            M2MClient(
+                key, f"{client_id} (Cognito client credentials)", client_id, secret, "cognito"
+            )
+            for key, (client_id, secret) in app.config["COGNITO_M2M_CLIENTS"].items()
         ],
     )
     app.register_blueprint(auth.bp)

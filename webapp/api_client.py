@@ -29,7 +29,7 @@ CATALOGUE_TTL = 30.0
 
 @dataclass(frozen=True)
 class ApiStyle:
-    """One of the four ways the lab protects the same routes."""
+    """One of the ways the lab protects the same routes (four for Auth0, two for Cognito)."""
 
     key: str
     title: str
@@ -63,7 +63,24 @@ STYLES = (
     ApiStyle(
         "http-jwt", "HTTP API · built-in JWT authorizer", "HttpJwtApi", "API_URL_HTTP_JWT", "HTTP"
     ),
+    # The same routes behind the Cognito user pool: API Gateway's own COGNITO_USER_POOLS
+    # authorizer, and the HTTP API's JWT authorizer pointed at the pool.
+    ApiStyle(
+        "rest-cognito",
+        "REST API · Cognito user pool authorizer",
+        "RestCognitoApi",
+        "API_URL_REST_COGNITO",
+        "REST",
+    ),
+    ApiStyle(
+        "http-cognito-jwt",
+        "HTTP API · JWT authorizer for the Cognito pool",
+        "HttpCognitoJwtApi",
+        "API_URL_HTTP_COGNITO_JWT",
+        "HTTP",
+    ),
 )
+COGNITO_STYLES = frozenset(("rest-cognito", "http-cognito-jwt"))
 STYLE_BY_KEY = {style.key: style for style in STYLES}
 
 # Methods the Ping page can call, in the order their buttons appear on a path; the first three
@@ -232,7 +249,7 @@ class CallResult:
 
 
 class ApiDirectory:
-    """Find the four APIs: explicit URLs from settings, else the local gateway's catalogue."""
+    """Find the APIs: explicit URLs from settings, else the local gateway's catalogue."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config

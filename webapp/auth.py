@@ -1,6 +1,9 @@
 """Login, callback and logout: OIDC authorization code flow with PKCE, `state`, `nonce`, `audience`.
 
-The same code path serves the local IdP and a real Auth0 tenant; only the issuer differs.
+The same code path serves two providers, each local or real: Auth0 (the local IdP's tenant or a
+real tenant) and a Cognito user pool (the local IdP's pool or a real one, whose hosted UI's
+`/oauth2/*` endpoints its discovery document names); they differ by configuration only. The
+session remembers which one logged the user in (`provider`): refresh and logout go there.
 Tokens are kept in the server-side session, never sent to the browser. Redirect and logout
 URLs are built from the configured origin (`origin.public_url`), never from the Host header.
 A login is an ID token: a token response without one is refused (OIDC Core §3.1.3.3, "the
@@ -35,9 +38,71 @@ bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
 
 
+PROVIDERS = {"auth0": "Auth0", "cognito": "Cognito"}
+
+
+def provider_enabled(provider: str) -> bool:
+    """Say whether this provider is configured (Auth0 always; Cognito when a pool is)."""
+    return provider == "auth0" or (
+        provider == "cognito" and bool(current_app.config.get("COGNITO_MODE"))
+    )
+
+
+def session_provider() -> str:
+    """Return the provider the session's user logged in with (Auth0 when none says)."""
+    provider = session.get("provider")
+    return provider if provider in PROVIDERS and provider_enabled(provider) else "auth0"
+
+
+def provider_client(provider: str) -> Any:
+    """Return this app's Authlib client for one provider."""
+    return getattr(current_app.extensions["authlib.integrations.flask_client"], provider)
+
+
 def idp_client() -> Any:
-    """Return this app's Authlib client for the identity provider."""
-    return current_app.extensions["authlib.integrations.flask_client"].auth0
+    """Return the Authlib client of the provider the session's user logged in with."""
+    return provider_client(session_provider())
+
+
+def provider_settings(provider: str) -> dict[str, str]:
+    """Return one provider's issuer, discovery URL, client credentials and mode."""
+    config = current_app.config
+    if provider == "cognito":
+        issuer = config["COGNITO_ISSUER"]
+        return {
+            "issuer": issuer,
+            "discovery": issuer + "/.well-known/openid-configuration",
+            "client_id": config["COGNITO_CLIENT_ID"],
+            "client_secret": config["COGNITO_CLIENT_SECRET"],
+            "setting": "COGNITO_DOMAIN and COGNITO_USER_POOL_ID",
+            "local": config["COGNITO_MODE"] == "local",
+        }
+    issuer = config["AUTH0_ISSUER"]
+    return {
+        "issuer": issuer,
+        "discovery": issuer + ".well-known/openid-configuration",
+        "client_id": config["AUTH0_CLIENT_ID"],
+        "client_secret": config["AUTH0_CLIENT_SECRET"],
+        "setting": "AUTH0_DOMAIN",
+        "local": config["LAB_MODE"] == "local",
+    }
+
+
+def login_choices() -> list[dict[str, str]]:
+    """The home page's login buttons: one per configured provider, saying which is local."""
+    choices = []
+    for provider, name in PROVIDERS.items():
+        if provider_enabled(provider):
+            local = provider_settings(provider)["local"]
+            choices.append(
+                {
+                    "provider": provider,
+                    "label": f"Log in with {name} ({'local' if local else 'real'})",
+                    "url": url_for("auth.login" if provider == "auth0" else "auth.login_cognito"),
+                    "issuer": provider_settings(provider)["issuer"],
+                }
+            )
+    return choices
 
 
 def current_user() -> dict[str, Any] | None:
@@ -53,7 +118,11 @@ def current_user() -> dict[str, Any] | None:
 
 @bp.app_context_processor
 def _user_in_templates() -> dict[str, Any]:
-    return {"current_user": current_user}
+    return {
+        "current_user": current_user,
+        "login_choices": login_choices,
+        "session_provider": lambda: PROVIDERS[session_provider()],
+    }
 
 
 REFRESH_MARGIN = 10  # refresh this many seconds before `exp`, so a call never leaves expired
@@ -107,13 +176,14 @@ def fresh_tokens() -> dict[str, Any] | None:
 def _refresh(tokens: dict[str, Any]) -> dict[str, Any] | None:
     """Spend the refresh token once; return the new tokens, {} if refused, None if unreachable."""
     client = idp_client()
+    settings = provider_settings(session_provider())
     try:
         endpoint = client.load_server_metadata()["token_endpoint"]
         response = requests.post(
             endpoint,
             timeout=current_app.config["HTTP_TIMEOUT"],
             data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-            auth=(current_app.config["AUTH0_CLIENT_ID"], current_app.config["AUTH0_CLIENT_SECRET"]),
+            auth=(settings["client_id"], settings["client_secret"]),
         )
         if response.status_code >= 500:
             return None  # the IdP's trouble, not a verdict on the refresh token
@@ -155,16 +225,15 @@ def _failure(title: str, message: str, status: int) -> tuple[str, int]:
     ), status
 
 
-def _load_metadata(client: Any) -> dict[str, Any]:
+def _load_metadata(client: Any, provider: str = "auth0") -> dict[str, Any]:
     """Fetch the discovery document afresh: it doubles as a check that the IdP is up.
 
     The new document replaces the old one (Authlib's own loader merges them, so an endpoint
     the tenant stopped publishing, such as `end_session_endpoint`, would linger).
     """
-    expected = current_app.config["AUTH0_ISSUER"]
-    response = requests.get(
-        expected + ".well-known/openid-configuration", timeout=current_app.config["HTTP_TIMEOUT"]
-    )
+    settings = provider_settings(provider)
+    expected = settings["issuer"]
+    response = requests.get(settings["discovery"], timeout=current_app.config["HTTP_TIMEOUT"])
     response.raise_for_status()
     metadata = response.json()
     if not isinstance(metadata, dict):
@@ -178,41 +247,71 @@ def _load_metadata(client: Any) -> dict[str, Any]:
     return metadata
 
 
-def _idp_unreachable(exc: BaseException) -> str:
-    return unreachable(
-        exc,
-        current_app.config["AUTH0_ISSUER"],
-        "identity provider",
-        current_app.config["LAB_MODE"] == "local",
-    )
+def _idp_unreachable(exc: BaseException, provider: str = "auth0") -> str:
+    settings = provider_settings(provider)
+    return unreachable(exc, settings["issuer"], "identity provider", bool(settings["local"]))
+
+
+CALLBACKS = {"auth0": "auth.callback", "cognito": "auth.cognito_callback"}
 
 
 @bp.get("/login")
 def login() -> Any:
-    """Start the authorization code flow at the identity provider."""
-    client = idp_client()
-    issuer = current_app.config["AUTH0_ISSUER"]
+    """Start the authorization code flow at Auth0 (the local tenant or a real one)."""
+    return _start_login("auth0")
+
+
+@bp.get("/login/cognito")
+def login_cognito() -> Any:
+    """Start the authorization code flow at the Cognito user pool's hosted UI."""
+    return _start_login("cognito")
+
+
+def _start_login(provider: str) -> Any:
+    if not provider_enabled(provider):
+        return _failure(
+            f"{PROVIDERS[provider]} is not configured",
+            "This lab has no Cognito user pool: set COGNITO_DOMAIN, COGNITO_USER_POOL_ID, "
+            "COGNITO_REGION, COGNITO_CLIENT_ID and COGNITO_CLIENT_SECRET (see the README).",
+            404,
+        )
+    client = provider_client(provider)
+    settings = provider_settings(provider)
     try:
-        _load_metadata(client)
+        _load_metadata(client, provider)
     except requests.HTTPError as exc:
         return _failure(
             "The identity provider is misconfigured",
-            f"Refusing to log in: {issuer} answered {exc.response.status_code} for its "
-            "discovery document (check AUTH0_DOMAIN).",
+            f"Refusing to log in: {settings['issuer']} answered {exc.response.status_code} for "
+            f"its discovery document (check {settings['setting']}).",
             502,
         )
     except requests.RequestException as exc:
-        return _failure("The identity provider is not reachable", _idp_unreachable(exc), 503)
+        return _failure(
+            "The identity provider is not reachable", _idp_unreachable(exc, provider), 503
+        )
     except ValueError as exc:
         return _failure(
             "The identity provider is misconfigured", f"Refusing to log in: {exc}.", 502
         )
-    return client.authorize_redirect(public_url("auth.callback"))
+    return client.authorize_redirect(public_url(CALLBACKS[provider]))
 
 
 @bp.get("/callback")
 def callback() -> Any:
-    """Finish the login: check `state`, exchange the code, validate the ID token."""
+    """Finish an Auth0 login: check `state`, exchange the code, validate the ID token."""
+    return _finish_login("auth0")
+
+
+@bp.get("/callback/cognito")
+def cognito_callback() -> Any:
+    """Finish a Cognito login, the same way."""
+    if not provider_enabled("cognito"):
+        return _failure("Cognito is not configured", "This lab has no Cognito user pool.", 404)
+    return _finish_login("cognito")
+
+
+def _finish_login(provider: str) -> Any:
     error = request.args.get("error")
     if error:
         description = request.args.get("error_description") or "no description given"
@@ -226,7 +325,7 @@ def callback() -> Any:
             "login; it was opened without a code.",
             400,
         )
-    client = idp_client()
+    client = provider_client(provider)
     try:
         token = client.authorize_access_token()
     except MismatchingStateError:
@@ -250,7 +349,7 @@ def callback() -> Any:
     except requests.RequestException as exc:
         return _failure(
             "The identity provider is not reachable",
-            "The code could not be exchanged for tokens. " + _idp_unreachable(exc),
+            "The code could not be exchanged for tokens. " + _idp_unreachable(exc, provider),
             503,
         )
     refusal = _not_a_login(token)
@@ -261,6 +360,7 @@ def callback() -> Any:
     next_path = session.get("next")
     session.clear()
     session.rotate()
+    session["provider"] = provider
     session["user"] = dict(token.get("userinfo") or {})
     session["tokens"] = {
         "access_token": token.get("access_token"),
@@ -273,7 +373,7 @@ def callback() -> Any:
         "issued_at": int(time.time()),
         "refreshed_at": None,
     }
-    log.info("login: sub=%s", session["user"].get("sub"))
+    log.info("login: provider=%s sub=%s", provider, session["user"].get("sub"))
     if (
         isinstance(next_path, str)
         and next_path.startswith("/")
@@ -307,9 +407,16 @@ def logout() -> Any:
     """End the session here and at the identity provider (POST only: GET asks first)."""
     if request.method == "GET":
         return render_template("logout.html")
+    provider = session_provider()
     session.clear()
     return_to = public_url("pages.home")
     config = current_app.config
+    if provider == "cognito":
+        # Cognito's discovery document names no end_session_endpoint: its hosted UI's
+        # /logout takes the client id and one of the client's sign-out URLs (AWS: "Logout
+        # endpoint").
+        query = {"client_id": config["COGNITO_CLIENT_ID"], "logout_uri": return_to}
+        return redirect(f"{config['COGNITO_DOMAIN_URL']}/logout?{urlencode(query)}")
     client = idp_client()
     try:
         metadata = _load_metadata(client)

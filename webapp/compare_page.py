@@ -44,8 +44,8 @@ from . import grid_view
 from . import runs
 from .auth import current_user
 from .auth import fresh_tokens
-from .auth import idp_client
 from .auth import login_required
+from .auth import provider_client
 from .explain import explain
 from .ping import directory
 from .tokens import decode
@@ -154,7 +154,8 @@ def plan() -> Plan:
     m2m = current_app.extensions["m2m"]
     for key in m2m.clients:
         try:
-            endpoint = idp_client().load_server_metadata()["token_endpoint"]
+            # Auth0's machine clients, whichever provider the session's user logged in with.
+            endpoint = provider_client("auth0").load_server_metadata()["token_endpoint"]
             sources.m2m[key] = m2m.token(key, endpoint)
         except (RuntimeError, KeyError, ValueError, requests.RequestException):
             current_app.logger.warning("compare: no M2M token for %s", key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +34,34 @@ DEFAULT_SCOPE = (
 )
 
 AUTH0_SETTINGS = ("AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET", "AUTH0_AUDIENCE")
+
+# The local Cognito user pool (emulators/idp/cognito.json): its id, the path that stands for
+# its domain on the IdP's port, the web app's client and the two machine clients.
+LOCAL_COGNITO_POOL_ID = "us-east-1_AuthzLab1"
+LOCAL_COGNITO_DOMAIN_PATH = "/cognito/authorizer-lab"
+LOCAL_COGNITO_CLIENT = (
+    "labcognitowebapp0000000001",
+    "lab-cognito-webapp-secret-for-local-use-only",
+)
+LOCAL_COGNITO_M2M_CLIENTS = {
+    "cognito-reader": (
+        "labcognitoreader0000000001",
+        "lab-cognito-reader-secret-for-local-use-only",
+    ),
+    "cognito-writer": (
+        "labcognitowriter0000000001",
+        "lab-cognito-writer-secret-for-local-use-only",
+    ),
+}
+DEFAULT_COGNITO_SCOPE = "openid email profile notes-api/read notes-api/write"
+COGNITO_SETTINGS = (
+    "COGNITO_USER_POOL_ID",
+    "COGNITO_REGION",
+    "COGNITO_CLIENT_ID",
+    "COGNITO_CLIENT_SECRET",
+)
+# A pool id is "<region>_<id>" (AWS::Cognito::UserPool's Ref), e.g. us-east-1_AbCdEf123.
+_POOL_ID = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d)_([0-9A-Za-z]+)$")
 
 # The origin the local tenant's callback and logout URLs name (emulators/idp/tenant.json).
 DEFAULT_BASE_URL = "http://localhost:3000"
@@ -146,6 +175,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         "API_URL_REST_REQUEST",
         "API_URL_HTTP_LAMBDA",
         "API_URL_HTTP_JWT",
+        "API_URL_REST_COGNITO",
+        "API_URL_HTTP_COGNITO_JWT",
     ):
         if env.get(name):
             settings[name] = env[name].rstrip("/")
@@ -179,4 +210,72 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
             AUTH0_CLIENT_SECRET=env.get("AUTH0_CLIENT_SECRET") or LOCAL_CLIENT_SECRET,
             AUTH0_AUDIENCE=env.get("AUTH0_AUDIENCE") or DEFAULT_AUDIENCE,
         )
+    local_idp = settings["AUTH0_ISSUER"].rstrip("/") if settings["LAB_MODE"] == "local" else None
+    settings.update(cognito_settings(env, local_idp))
     return settings
+
+
+def cognito_settings(env: Mapping[str, str], local_idp_url: str | None) -> dict[str, Any]:
+    """Return the Cognito user pool's settings: a real pool, the local one, or none.
+
+    A real pool starts when `COGNITO_DOMAIN` is set (the hosted UI's domain, e.g.
+    `lab.auth.us-east-1.amazoncognito.com`) and then needs the pool id, its region and the web
+    app's client id and secret; the issuer is `https://cognito-idp.<region>.amazonaws.com/
+    <poolId>` (AWS: "Verifying a JSON Web Token"). Without it, the local IdP's pool serves in
+    local mode; against an Auth0 tenant without a pool, there is no Cognito login.
+    """
+    domain = _domain(env.get("COGNITO_DOMAIN", ""))
+    scope = env.get("COGNITO_SCOPE") or DEFAULT_COGNITO_SCOPE
+    if domain:
+        missing = [name for name in COGNITO_SETTINGS if not env.get(name)]
+        if missing:
+            raise ConfigError(
+                f"COGNITO_DOMAIN is set to {domain!r}, so the app logs in at that user pool, "
+                f"but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set. "
+                "Set them in .env (see .env.example) or unset COGNITO_DOMAIN."
+            )
+        pool_id, region = env["COGNITO_USER_POOL_ID"].strip(), env["COGNITO_REGION"].strip()
+        shape = _POOL_ID.match(pool_id)
+        if not shape:
+            raise ConfigError(
+                f"COGNITO_USER_POOL_ID is {pool_id!r}: a user pool id is the region, an "
+                "underscore and the id, e.g. us-east-1_AbCdEf123."
+            )
+        if shape.group(1) != region:
+            raise ConfigError(
+                f"COGNITO_REGION is {region!r} but the pool {pool_id!r} is in "
+                f"{shape.group(1)!r}: the issuer would not match the pool's tokens."
+            )
+        return {
+            "COGNITO_MODE": "aws",
+            "COGNITO_ISSUER": f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
+            "COGNITO_DOMAIN_URL": f"https://{domain}",
+            "COGNITO_CLIENT_ID": env["COGNITO_CLIENT_ID"],
+            "COGNITO_CLIENT_SECRET": env["COGNITO_CLIENT_SECRET"],
+            "COGNITO_SCOPE": scope,
+            "COGNITO_M2M_CLIENTS": {
+                key: (env[f"{prefix}_CLIENT_ID"], env[f"{prefix}_CLIENT_SECRET"])
+                for key, prefix in (
+                    ("cognito-reader", "COGNITO_M2M_READER"),
+                    ("cognito-writer", "COGNITO_M2M_WRITER"),
+                )
+                if env.get(f"{prefix}_CLIENT_ID") and env.get(f"{prefix}_CLIENT_SECRET")
+            },
+        }
+    stray = [name for name in COGNITO_SETTINGS if env.get(name)]
+    if stray:
+        raise ConfigError(
+            f"{', '.join(stray)} {'is' if len(stray) == 1 else 'are'} set but COGNITO_DOMAIN "
+            "is not: set COGNITO_DOMAIN to the user pool's domain too, or unset them."
+        )
+    if local_idp_url is None:
+        return {"COGNITO_MODE": None, "COGNITO_M2M_CLIENTS": {}}
+    return {
+        "COGNITO_MODE": "local",
+        "COGNITO_ISSUER": f"{local_idp_url}/{LOCAL_COGNITO_POOL_ID}",
+        "COGNITO_DOMAIN_URL": local_idp_url + LOCAL_COGNITO_DOMAIN_PATH,
+        "COGNITO_CLIENT_ID": LOCAL_COGNITO_CLIENT[0],
+        "COGNITO_CLIENT_SECRET": LOCAL_COGNITO_CLIENT[1],
+        "COGNITO_SCOPE": scope,
+        "COGNITO_M2M_CLIENTS": dict(LOCAL_COGNITO_M2M_CLIENTS),
+    }

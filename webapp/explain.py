@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from .api_client import COGNITO_STYLES
 from .api_client import CallResult
 from .tokens import audiences
 from .tokens import classify
@@ -158,8 +159,84 @@ def explain(
     status = result.status or 0
     meaning = STATUS_MEANINGS.get(status, "")
     if result.trace:
-        return _from_trace(TraceView(result.trace), status, meaning)
-    return _without_trace(result, status, meaning, sent_token, expected_audience, now)
+        explanation = _from_trace(TraceView(result.trace), status, meaning)
+    else:
+        explanation = _without_trace(result, status, meaning, sent_token, expected_audience, now)
+    explanation.steps.extend(cognito_surprises(result, sent_token, explanation))
+    return explanation
+
+
+# Cognito's surprises ---------------------------------------------------------------------------
+# What people trip over when they move from Auth0 to a Cognito user pool, in words, following
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-integrate-with-cognito.html
+# (a method without OAuth scopes takes ID tokens, one with scopes access tokens) and
+# https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-tokens-with-identity-providers.html
+# (`token_use`, `scope`, `cognito:groups`; an access token has `client_id`, no `aud`).
+
+SURPRISE_ID_TOKEN_ACCEPTED = (
+    "Surprise: API Gateway's Cognito authorizer accepted an ID token here. A method that lists "
+    "no authorization scopes (`AuthorizationScopes`) takes only ID tokens of the pool, from any "
+    "of its app clients: list a scope on the method to make it take access tokens instead."
+)
+SURPRISE_ACCESS_TOKEN_REFUSED = (
+    "Surprise: the access token is refused although it is valid. The Cognito authorizer picks "
+    "the token type by the method: without authorization scopes it wants the ID token, with "
+    "scopes an access token carrying one of them. Send the ID token here, or give the method a "
+    "scope (`Auth.AuthorizationScopes`, e.g. `notes-api/read`)."
+)
+SURPRISE_SCOPE_NOT_GROUPS = (
+    "In Cognito, `scope` and `cognito:groups` are different things: `scope` (access tokens "
+    "only) is what the app client may ask of the resource server (`notes-api/read`, "
+    "`notes-api/write`), the same for every user of that client; `cognito:groups` is what the "
+    "user belongs to (`customers`, `admins`). API Gateway's authorizers check only scopes, "
+    "never groups: a group check is your code's job (here the function's)."
+)
+SURPRISE_FOREIGN_TOKEN = (
+    "This is an Auth0 token (issuer `{iss}`) sent to an API whose authorizer trusts only the "
+    "Cognito user pool: an authorizer trusts one issuer and its keys. Log in with Cognito, or "
+    "choose a Cognito M2M token."
+)
+SURPRISE_COGNITO_TO_AUTH0 = (
+    "This is a Cognito token (`token_use: {use}`, issuer `{iss}`) sent to an API whose "
+    "authorizer trusts only the Auth0 tenant: log in with Auth0, or choose an Auth0 M2M token."
+)
+
+
+def _claims_of(token: str | None) -> dict[str, Any]:
+    if not token or classify(token) != "JWT":
+        return {}
+    return decode(token)[1]
+
+
+def cognito_surprises(
+    result: CallResult, sent_token: str | None, explanation: Explanation
+) -> list[str]:
+    """Return the Cognito surprises this call shows, as extra steps (none for most calls)."""
+    status = result.status or 0
+    claims = _claims_of(sent_token)
+    use = claims.get("token_use")
+    cognito_api = result.style.key in COGNITO_STYLES
+    notes: list[str] = []
+    if cognito_api and claims and use not in ("id", "access") and status in (401, 403):
+        notes.append(SURPRISE_FOREIGN_TOKEN.format(iss=claims.get("iss", "?")))
+    if not cognito_api and use in ("id", "access") and status in (401, 403):
+        notes.append(SURPRISE_COGNITO_TO_AUTH0.format(use=use, iss=claims.get("iss", "?")))
+    if not cognito_api:
+        return notes
+    code = explanation.reason_code
+    if code == "allowed" and use == "id" and result.style.key == "rest-cognito":
+        notes.append(SURPRISE_ID_TOKEN_ACCEPTED)
+    if code == "cognito_id_token_required":
+        notes.append(SURPRISE_ACCESS_TOKEN_REFUSED)
+    groups = claims.get("cognito:groups")
+    if use in ("id", "access") and (
+        code == "insufficient_scope" or (status == 403 and result.action == "GET /admin")
+    ):
+        held = f" This token's groups: {', '.join(groups)}." if isinstance(groups, list) else ""
+        scopes = claims.get("scope")
+        held += f" Its scope: `{scopes}`." if scopes else " It has no `scope` at all."
+        notes.append(SURPRISE_SCOPE_NOT_GROUPS + held)
+    return notes
 
 
 # The gateway's trace -------------------------------------------------------------------------
@@ -246,6 +323,8 @@ class _Authorizer(_Block):
     error = _Key(view=_Error, optional=True)
     cold_start = _Key(False)
     duration_ms = _Key(0.0)
+    route_scopes = _Key(())
+    claims = _Key()
 
 
 class _Policy(_Block):
@@ -374,6 +453,15 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
                 )
             else:
                 steps.append(f"API Gateway's own {style} checked the token (no Lambda involved).")
+            steps.append(f"It {_VERDICTS.get(authorizer.outcome or '', 'decided')}: {words}.")
+        elif authorizer.cache == "hit" and authorizer.type == "COGNITO_USER_POOLS":
+            # No policy here: API Gateway caches the verified claims, not an Allow/Deny.
+            verdict = f"API Gateway's {style} {_VERDICTS.get(authorizer.outcome or '', 'decided')}"
+            steps.append(
+                f"API Gateway reused the claims it cached for this token (TTL {authorizer.ttl} "
+                "s): it skipped the signature check, but still checked what this method needs "
+                "(an ID token, or an access token with one of its scopes)."
+            )
             steps.append(f"It {_VERDICTS.get(authorizer.outcome or '', 'decided')}: {words}.")
         elif authorizer.cache == "hit":
             effect = policy.effect if policy is not None else ""
@@ -523,7 +611,11 @@ def _without_trace(
         elif isinstance(exp, int | float) and exp < now:
             code = "token_expired"
             steps.append(f"The token you sent expired {relative(now - exp)} ago.")
-        elif claims and expected_audience not in audiences(claims):
+        elif (
+            claims
+            and result.style.key not in COGNITO_STYLES  # Cognito access tokens have no `aud`
+            and expected_audience not in audiences(claims)
+        ):
             code = "wrong_audience"
         elif status == 403 and claims and result.required:
             code, step = _missing_permission(claims, result.required)

@@ -19,6 +19,8 @@ from flask import request
 
 from .auth import fresh_tokens
 from .auth import login_required
+from .auth import provider_settings
+from .auth import session_provider
 from .tokens import compare
 from .tokens import inspect
 from .tokens import tampered
@@ -31,19 +33,20 @@ REVEALABLE = ("access", "id", "tampered")
 
 def _views(tokens: dict[str, Any]) -> tuple[Any, Any]:
     config = current_app.config
+    provider = provider_settings(session_provider())  # Auth0's or the Cognito pool's
     id_view = inspect(
         tokens.get("id_token"),
         "ID token",
         config["AUTH0_AUDIENCE"],
-        config["AUTH0_ISSUER"],
-        config["AUTH0_CLIENT_ID"],
+        provider["issuer"],
+        provider["client_id"],
     )
     access_view = inspect(
         tokens.get("access_token"),
         "Access token",
         config["AUTH0_AUDIENCE"],
-        config["AUTH0_ISSUER"],
-        config["AUTH0_CLIENT_ID"],
+        provider["issuer"],
+        provider["client_id"],
     )
     if id_view.kind == access_view.kind == "JWT":
         compare(id_view, access_view)

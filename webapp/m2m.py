@@ -1,7 +1,10 @@
 """Machine-to-machine tokens for the Ping page: the client credentials grant, done server-side.
 
 Locally the two demo clients of the IdP's tenant are used (a notes reader and a notes
-writer); against Auth0, the clients named by M2M_READER_* and M2M_WRITER_* settings. Tokens
+writer); against Auth0, the clients named by M2M_READER_* and M2M_WRITER_* settings. The
+Cognito user pool's reader and writer work the same way at the pool's `/oauth2/token`, without
+an `audience` (Cognito has none: no `scope` asks for all the client's custom scopes; AWS:
+"Token endpoint"). Tokens
 are kept until shortly before they expire; secrets never leave the server.
 """
 
@@ -23,6 +26,7 @@ class M2MClient:
     label: str
     client_id: str
     client_secret: str
+    provider: str = "auth0"  # or "cognito"
 
 
 class M2MTokens:
@@ -52,7 +56,9 @@ class M2MTokens:
                 token_endpoint,
                 timeout=self.config["HTTP_TIMEOUT"],
                 auth=(client.client_id, client.client_secret),
-                data={
+                data={"grant_type": "client_credentials"}
+                if client.provider == "cognito"
+                else {
                     "grant_type": "client_credentials",
                     "audience": self.config["AUTH0_AUDIENCE"],
                 },
@@ -62,7 +68,7 @@ class M2MTokens:
         if response.status_code != 200:
             try:
                 error = response.json().get("error_description") or response.json()["error"]
-            except (ValueError, KeyError):
+            except (ValueError, KeyError, AttributeError):
                 error = f"HTTP {response.status_code}"
             raise RuntimeError(f"the identity provider refused {client.client_id}: {error}")
         body = response.json()

@@ -23,7 +23,8 @@ from flask import session
 from . import api_client
 from .auth import current_user
 from .auth import fresh_tokens
-from .auth import idp_client
+from .auth import provider_client
+from .auth import session_provider
 from .explain import explain
 from .tokens import decode
 from .tokens import tampered
@@ -37,6 +38,8 @@ TOKEN_KINDS = {
     "expired": "My access token, expired an hour ago (a copy the local IdP signs)",
     "m2m-reader": "M2M token of the notes reader (read:notes)",
     "m2m-writer": "M2M token of the notes writer (read:notes write:notes)",
+    "cognito-reader": "Cognito M2M token of the notes reader (notes-api/read)",
+    "cognito-writer": "Cognito M2M token of the notes writer (notes-api/read notes-api/write)",
     "none": "No token",
 }
 USER_TOKEN_KINDS = ("access", "id", "tampered", "expired")
@@ -57,12 +60,13 @@ def chosen_token(kind: str) -> str | None:
     """
     if kind == "none":
         return None
-    if kind.startswith("m2m-"):
-        m2m = current_app.extensions["m2m"]
-        if kind not in m2m.clients:
+    machines = m2m_of(kind)
+    if machines is not None:
+        if kind not in machines.clients:
             return None
-        endpoint = idp_client().load_server_metadata()["token_endpoint"]
-        return m2m.token(kind, endpoint)
+        provider = machines.clients[kind].provider
+        endpoint = provider_client(provider).load_server_metadata()["token_endpoint"]
+        return machines.token(kind, endpoint)
     tokens = fresh_tokens()
     if tokens is None:
         return None
@@ -72,6 +76,23 @@ def chosen_token(kind: str) -> str | None:
     if kind == "expired" and access:
         return expired_copy(access)
     return tampered(access) if kind == "tampered" and access else access
+
+
+def m2m_of(kind: str) -> Any:
+    """Return the M2M token store a token kind belongs to (Auth0's or Cognito's), or None."""
+    if kind.startswith("m2m-"):
+        return current_app.extensions["m2m"]
+    if kind.startswith("cognito-"):
+        return current_app.extensions["cognito_m2m"]
+    return None
+
+
+def m2m_clients() -> dict[str, Any]:
+    """Every configured M2M client, Auth0's and Cognito's, by token kind."""
+    return {
+        **current_app.extensions["m2m"].clients,
+        **current_app.extensions["cognito_m2m"].clients,
+    }
 
 
 def expired_copy(access_token: str) -> str:
@@ -127,12 +148,12 @@ def _page(
     pressed = _known(posted.get("action"), actions)
     if not logged_in and selected_token in USER_TOKEN_KINDS:
         selected_token = "none"
-    m2m_clients = current_app.extensions["m2m"].clients
-    local = current_app.config["LAB_MODE"] == "local"
+    machines = m2m_clients()
+    local = _expired_copies_possible()
     available = {
         kind
         for kind in TOKEN_KINDS
-        if (kind == "none" or (kind in USER_TOKEN_KINDS and logged_in) or kind in m2m_clients)
+        if (kind == "none" or (kind in USER_TOKEN_KINDS and logged_in) or kind in machines)
         and (local or kind not in LOCAL_ONLY_KINDS)
     }
     return render_template(
@@ -157,6 +178,11 @@ def _page(
         api_local=directory().local,
         note_text=request.form.get("text", "") if request.method == "POST" else "",
     ), status
+
+
+def _expired_copies_possible() -> bool:
+    # Only the local Auth0-compatible tenant signs an expired copy; not a Cognito session's.
+    return current_app.config["LAB_MODE"] == "local" and session_provider() == "auth0"
 
 
 def _known(value: str | None, choices: Any) -> str | None:
@@ -206,10 +232,10 @@ def call() -> Any:
         return refuse(f"The {target.style.title} has no route {chosen.key}: choose another API.")
     if len(text) > MAX_NOTE_CHARS:
         return refuse(f"A note has at most {MAX_NOTE_CHARS} characters.")
-    if token_kind in LOCAL_ONLY_KINDS and current_app.config["LAB_MODE"] != "local":
+    if token_kind in LOCAL_ONLY_KINDS and not _expired_copies_possible():
         return refuse(
-            "An expired copy of your token needs the local identity provider: a real tenant "
-            "signs nothing for the lab."
+            "An expired copy of your token needs the local identity provider's Auth0 tenant: "
+            "a real tenant signs nothing for the lab, nor does a Cognito user pool."
         )
     if token_kind in USER_TOKEN_KINDS and current_user() is None:
         return refuse(
@@ -251,9 +277,22 @@ def call() -> Any:
 
 def m2m_token_curl(kind: str) -> str | None:
     """Return how to get the M2M token of a call yourself, with the secret as a variable."""
-    client = current_app.extensions["m2m"].clients.get(kind)
+    client = m2m_clients().get(kind)
     if client is None:
         return None
+    if client.provider == "cognito":
+        endpoint = current_app.config["COGNITO_DOMAIN_URL"] + "/oauth2/token"
+        return " ".join(
+            [
+                "curl",
+                "-s",
+                shlex.quote(endpoint),
+                "-d",
+                "grant_type=client_credentials",
+                "-u",
+                f'"{client.client_id}:$CLIENT_SECRET"',
+            ]
+        )
     endpoint = current_app.config["AUTH0_ISSUER"] + "oauth/token"
     return " ".join(
         [

@@ -29,6 +29,8 @@ COMPARED_CLAIMS = (
     "gty",
     "nonce",
     "exp",
+    "token_use",
+    "client_id",
 )
 
 CLAIM_HINTS = {
@@ -49,6 +51,17 @@ CLAIM_HINTS = {
     "auth_time": "when the person logged in",
     "email": "the person's email",
     "name": "the person's name",
+    # Cognito's own claims:
+    "token_use": "Cognito: `id` or `access`; API Gateway's Cognito authorizer reads it to tell "
+    "the two apart",
+    "client_id": "Cognito: the app client the access token was issued to (access tokens have no "
+    "`aud`)",
+    "cognito:groups": "Cognito: the user's groups; no API Gateway authorizer checks them",
+    "cognito:username": "Cognito: the user's username in the pool",
+    "username": "Cognito: the user's username in the pool",
+    "origin_jti": "Cognito: the login session the token comes from (revoking it revokes them all)",
+    "jti": "the token's unique id",
+    "version": "Cognito: the access token's format version",
 }
 
 
@@ -201,7 +214,9 @@ def inspect(
     header, claims = decode(token)
     auds = audiences(claims)
     view = TokenView(label, kind, "", "", header, claims, _rows(claims, now), _rows(header, now))
-    if "nonce" in claims or "at_hash" in claims or auds == [client_id]:
+    if claims.get("token_use") in ("id", "access"):
+        _cognito_role(view, claims)
+    elif "nonce" in claims or "at_hash" in claims or auds == [client_id]:
         view.role = "ID token"
         view.purpose = (
             "Proves to the web app who logged in. Its audience is the client id "
@@ -224,6 +239,8 @@ def inspect(
         )
     if claims.get("iss") not in (None, issuer):
         view.warnings.append(f"Issued by {claims.get('iss')}, not by {issuer}.")
+    if claims.get("token_use") in ("id", "access"):
+        return view  # Cognito's audiences are client ids; the notes above say so
     if view.role == "ID token":
         view.warnings.append(
             f"Its `aud` is the client id {auds[0] if auds else '?'}, not the "
@@ -238,6 +255,32 @@ def inspect(
     return view
 
 
+def _cognito_role(view: TokenView, claims: dict[str, Any]) -> None:
+    """Say what a Cognito token is: its shape differs from Auth0's (AWS: "Understanding user
+    pool JSON web tokens"): `token_use`, no `aud` in access tokens, groups beside scopes."""
+    if claims["token_use"] == "id":
+        view.role = "ID token"
+        view.purpose = (
+            "Cognito ID token (`token_use: id`): proves to the web app who logged in; its `aud` "
+            f"is the app client id ({claims.get('aud', '?')}). Unlike most authorizers, API "
+            "Gateway's Cognito authorizer accepts it, on a method that lists no scopes."
+        )
+    elif claims.get("sub") == claims.get("client_id"):
+        view.role = "machine-to-machine access token"
+        view.purpose = (
+            "Cognito client-credentials token: `sub` is the app client id, `scope` holds only "
+            "the resource server's scopes, and there is no user, no group and no `aud`."
+        )
+    else:
+        view.role = "access token"
+        view.purpose = (
+            "Cognito access token (`token_use: access`): it has no `aud`; the app client is in "
+            "`client_id`. `scope` holds what the app client may ask of the resource server "
+            "(`notes-api/read`), `cognito:groups` the user's groups: API Gateway checks only "
+            "the scopes."
+        )
+
+
 def compare(first: TokenView, second: TokenView) -> None:
     """Mark the claims whose values differ between two tokens, for highlighting."""
     for view, other in ((first, second), (second, first)):
@@ -245,6 +288,15 @@ def compare(first: TokenView, second: TokenView) -> None:
             source = other.claims if row in view.rows else other.header
             if row.name in COMPARED_CLAIMS and source.get(row.name) != row.value:
                 row.differs = True
+    uses = {first.claims.get("token_use"), second.claims.get("token_use")}
+    kids = (first.header.get("kid"), second.header.get("kid"))
+    if uses == {"id", "access"} and kids[0] != kids[1]:
+        for view in (first, second):
+            view.warnings.append(
+                f"Signed with the key `{view.header.get('kid')}`: Cognito signs ID tokens and "
+                "access tokens with two different keys, both in the pool's JWKS, so a verifier "
+                "that caches one key for the issuer fails on the other token."
+            )
 
 
 def tampered(token: str) -> str:
