@@ -131,6 +131,38 @@ def test_ctrl_c_leaves_no_process_and_no_listener_ten_times(tmp_path: Path) -> N
         assert (left, listeners) == (set(), []), f"trial {trial}"
 
 
+def test_a_second_sigterm_while_stopping_leaves_nothing_behind(tmp_path: Path) -> None:
+    # `make run` forwards a SIGTERM to the launcher as well: two arrive, one mid-stop.
+    web, idp, gateway = free_port(), free_port(), free_port()
+    env = {
+        **CLEAN_ENV,
+        "APP_BASE_URL": f"http://localhost:{web}",
+        "LOCAL_IDP_URL": f"http://127.0.0.1:{idp}",
+        "LOCAL_GATEWAY_URL": f"http://127.0.0.1:{gateway}",
+        "IDP_DATABASE": str(tmp_path / "idp.sqlite3"),
+    }
+    for trial in range(3):
+        process = run_launcher(env)
+        banner = wait_for_banner(process)
+        ours = descendants(process.pid)
+
+        process.send_signal(signal.SIGTERM)
+        for _ in range(2000):  # keep signalling while it stops
+            time.sleep(0.001)
+            if process.poll() is not None:
+                break
+            process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+        if process.stdout:
+            process.stdout.close()
+        deadline = time.monotonic() + 10
+        while {pid for pid in ours if alive(pid)} and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = {pid for pid in ours if alive(pid)}
+        listeners = [port for port in (web, idp, gateway) if listening(port)]
+        assert (left, listeners) == (set(), []), f"trial {trial}: {banner}"
+
+
 def test_a_partial_auth0_configuration_is_one_message_before_anything_starts() -> None:
     env = {**CLEAN_ENV, "AUTH0_DOMAIN": "lab-tenant.eu.auth0.com", "AUTH0_CLIENT_ID": "abc"}
 

@@ -288,6 +288,10 @@ def main() -> int:
         print("\nStopping…", flush=True)
         return 0
     finally:
+        # A second Ctrl-C or SIGTERM (make forwards one) must not cut the stop short and
+        # leave servers behind: from here on, both are ignored until every group is gone.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_all(started)
 
 
