@@ -239,3 +239,20 @@ def test_the_banner_says_which_tenant_and_apis(
     for line in expected:
         assert line in banner
     assert "not-shown" not in banner
+
+
+def test_shared_sessions_without_a_secret_key_are_refused_before_anything_starts() -> None:
+    env = {**CLEAN_ENV, "SESSION_REDIS_URL": "redis://127.0.0.1:6399/0"}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "webapp.launcher"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("Cannot start:") and "APP_SECRET_KEY" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

@@ -254,6 +254,13 @@ def main() -> int:
     # traceback inside a WSGI server's usage text.
     try:
         config = settings_from_env({k: v for k, v in settings.items() if v is not None})
+        shared = settings.get("SESSION_REDIS_URL") or settings.get("SESSION_DYNAMODB_TABLE")
+        if shared and not settings.get("APP_SECRET_KEY"):
+            # The web app would refuse this at its own start, after the others had started.
+            raise ConfigError(
+                "sessions in Redis or DynamoDB are shared by several instances, which must "
+                "share one APP_SECRET_KEY (it also keys the session encryption): set it."
+            )
         servers = planned_servers(settings)
     except ConfigError as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)

@@ -247,9 +247,11 @@ def call() -> Any:
         what = "No expired copy" if token_kind == "expired" else "No M2M token"
         return refuse(f"{what}: {exc}.", 502)
     if token_kind != "none" and token is None:
-        return refuse(
-            "There is no such token here (log in again, or configure the M2M client).", 401
-        )
+        if token_kind in USER_TOKEN_KINDS:
+            # The identity provider refused the refresh (the user was removed, the refresh
+            # token revoked): the login is over.
+            return refuse("Your session ended: log in again.", 401)
+        return refuse("There is no such M2M token here: configure the M2M client.", 401)
 
     session["ping_api"] = api_key
     session["ping_token"] = token_kind
