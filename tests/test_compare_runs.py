@@ -130,7 +130,7 @@ def test_the_grid_says_each_cell_in_words_and_marks_disagreements() -> None:
         ("✗", "refused", "authorizer", "invoked"),
         ("✗", "refused", "authorizer", "invoked"),
     ]
-    why = id_row.disagreements["GET /private"]
+    why = id_row.disagreements["GET /private|"]
     assert "isAuthorized: false" in why and "403" in why
     assert not access.disagreements
     assert grid.filled == grid.total == 4
@@ -156,3 +156,68 @@ def test_a_changed_cell_shows_what_it_was() -> None:
     changed = grid.rows[0].cells[0]
     assert changed.change is not None and changed.change.kind == "cache"
     assert changed.before == "200 · function · allowed · invoked"
+
+
+def test_a_disagreement_line_takes_each_groups_reason_from_its_own_cells() -> None:
+    from webapp.compare import Cell
+    from webapp.compare import why_disagree
+
+    cells = [
+        Cell("v", "RestRequestApi", "GET", "/notes", "REST REQUEST", 200, "integration", "allowed"),
+        Cell(
+            "v",
+            "RestTokenApi",
+            "GET",
+            "/notes",
+            "REST TOKEN",
+            401,
+            "identity_source",
+            "validation_expression",
+            "the header does not match",
+        ),
+        Cell(
+            "v",
+            "RestCognitoApi",
+            "GET",
+            "/notes",
+            "REST COGNITO_USER_POOLS",
+            401,
+            "authorizer",
+            "wrong_issuer",
+            "the issuer is another",
+        ),
+    ]
+    line = why_disagree(cells, set())
+    assert "REST TOKEN: the header does not match" in line
+    assert "REST COGNITO_USER_POOLS: the issuer is another" in line
+    scopes = [
+        Cell(
+            "v", "RestTokenApi", "GET", "/admin", "REST TOKEN", 401, "authorizer", "token_expired"
+        ),
+        Cell(
+            "v",
+            "RestRequestApi",
+            "GET",
+            "/admin",
+            "REST REQUEST",
+            403,
+            "authorizer",
+            "insufficient_permission",
+        ),
+        Cell(
+            "v", "HttpJwtApi", "GET", "/admin", "HTTP JWT", 403, "authorizer", "insufficient_scope"
+        ),
+    ]
+    line = why_disagree(scopes, set())
+    assert "REST REQUEST: insufficient_permission; HTTP JWT: insufficient_scope" in line
+
+
+def test_two_columns_of_one_style_are_headed_by_their_api() -> None:
+    doc = document()
+    doc["columns"] = [
+        {"api": "HttpJwtApi", "style": "HTTP JWT", "method": "GET", "path": "/private"},
+        {"api": "HttpCognitoJwtApi", "style": "HTTP JWT", "method": "GET", "path": "/private"},
+        {"api": "RestTokenApi", "style": "REST TOKEN", "method": "GET", "path": "/private"},
+    ]
+    headings = [c["heading"] for c in grid_view.build(doc).columns]
+    assert headings == ["HttpJwtApi (HTTP JWT)", "HttpCognitoJwtApi (HTTP JWT)", "REST TOKEN"]

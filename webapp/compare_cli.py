@@ -59,6 +59,7 @@ from .m2m import M2MClient
 from .m2m import M2MTokens
 from .variants import SourceTokens
 from .variants import VariantBuilder
+from .variants import cognito_m2m_tokens
 
 # The local tenant's demo users (emulators/idp/tenant.json; tests keep them in step).
 DEMO_USERS = {
@@ -167,17 +168,20 @@ def local_sources(settings: dict[str, Any], user: str) -> SourceTokens:
     The four are independent and mostly wait on the IdP's password hashing: done at once.
     """
     other = "admin" if user == "customer" else "customer"
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=5) as pool:
         mine = pool.submit(login, settings, user)
         theirs = pool.submit(login, settings, other)
         opaque = pool.submit(login, settings, user, False)
         machines = pool.submit(m2m_tokens, settings)
+        pool_tokens = pool.submit(
+            cognito_m2m_tokens, settings["AUTH0_ISSUER"], float(settings.get("HTTP_TIMEOUT", 10))
+        )
         sources = SourceTokens(user=user)
         sources.access[user] = mine.result()["access_token"]
         sources.id_token = mine.result().get("id_token")
         sources.access[other] = theirs.result()["access_token"]
         sources.opaque = opaque.result()["access_token"]
-        sources.m2m = machines.result()
+        sources.m2m = {**machines.result(), **pool_tokens.result()}
     return sources
 
 

@@ -53,6 +53,7 @@ from .variants import QUERY_PARAMETER
 from .variants import SourceTokens
 from .variants import Variant
 from .variants import VariantBuilder
+from .variants import cognito_m2m_tokens
 
 bp = Blueprint("compare", __name__)
 
@@ -158,6 +159,10 @@ def plan() -> Plan:
             sources.m2m[key] = m2m.token(key, endpoint)
         except (RuntimeError, KeyError, ValueError, requests.RequestException):
             current_app.logger.warning("compare: no M2M token for %s", key)
+    if config["LAB_MODE"] == "local":
+        sources.m2m.update(
+            cognito_m2m_tokens(config["AUTH0_ISSUER"], float(config["HTTP_TIMEOUT"]))
+        )
     try:
         if directory().local:
             columns = compare.discover_columns(config["API_BASE_URL"], config["HTTP_TIMEOUT"])
