@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,15 @@ def test_two_columns_of_one_style_are_headed_by_their_api() -> None:
     ]
     headings = [c["heading"] for c in grid_view.build(doc).columns]
     assert headings == ["HttpJwtApi (HTTP JWT)", "HttpCognitoJwtApi (HTTP JWT)", "REST TOKEN"]
+
+
+def test_a_token_typed_into_the_note_is_never_stored(tmp_path: Path) -> None:
+    store = runs.RunStore(tmp_path / "runs.sqlite3")
+    run_id = store.save("alice", FIRST, note=f"after rotating {JWT} today")
+    saved, _ = store.get("alice", run_id) or ({}, {})
+    assert saved["run"]["note"] == "after rotating <redacted> today"
+    assert [s.note for s in store.list("alice")] == ["after rotating <redacted> today"]
+    with sqlite3.connect(tmp_path / "runs.sqlite3") as db:
+        note, document = db.execute("SELECT note, document FROM runs").fetchone()
+    assert note == "after rotating <redacted> today"
+    assert JWT.split(".")[1] not in document

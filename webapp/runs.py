@@ -130,7 +130,8 @@ class RunStore:
         """Save a run for its owner; return its id. The document gets `run.id` and `created`."""
         run_id = secrets.token_urlsafe(9)
         created = time.time()
-        note = " ".join(note.split())[:MAX_NOTE]
+        # A note is shown in headings and exported: a token pasted into it is never kept.
+        note = scrub(" ".join(note.split()))[:MAX_NOTE]
         document = {**document, "run": {**(document.get("run") or {}), "id": run_id}}
         document["run"].setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         if note:
