@@ -12,6 +12,7 @@ an HTTP simple-response authorizer's `isAuthorized: false` is 403; the JWT autho
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -290,3 +291,27 @@ def test_a_disagreement_line_gives_each_column_its_own_reason(run: Run) -> None:
     admin = cell(run, "access-customer", "HttpJwtApi", "GET /admin")
     rest = cell(run, "access-customer", "RestTokenApi", "GET /admin")
     assert (admin.reason, rest.reason) == ("insufficient_scope", "insufficient_permission")
+
+
+def test_an_output_into_a_missing_folder_is_refused_before_the_grid_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = time.perf_counter()
+    target = tmp_path / "no-such-folder" / "run.md"
+    # No lab is needed to refuse: the check comes before any call.
+    assert main(["--output", str(target)], {"API_BASE_URL": "http://127.0.0.1:9"}) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
+    assert time.perf_counter() - started < 5 and not target.parent.exists()
+
+
+def test_a_template_with_broken_yaml_says_where_and_what(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("Resources:\n  Api:\n    Type: AWS::Serverless::Api\n  bad: [unclosed\n")
+    assert main(["--template", str(broken)], {}) == 2
+    err = capsys.readouterr().err
+    assert "broken.yaml is not valid YAML at line" in err
+    assert "^" not in err and "Traceback" not in err
+    assert "expected ',' or ']'" in err
