@@ -234,3 +234,15 @@ def test_a_token_typed_into_the_note_is_never_stored(tmp_path: Path) -> None:
         note, document = db.execute("SELECT note, document FROM runs").fetchone()
     assert note == "after rotating <redacted> today"
     assert JWT.split(".")[1] not in document
+
+
+def test_the_csv_quotes_what_a_spreadsheet_would_run_as_a_formula() -> None:
+    leaky = document(
+        cell("access", "RestTokenApi", 200, "integration", "\t=HYPERLINK(1)", None),
+        cell("access", "HttpLambdaApi", 200, "integration", "\r=1+1", None),
+        cell("id-token", "RestTokenApi", 401, "authorizer", "=cmd", None),
+        cell("id-token", "HttpLambdaApi", 403, "authorizer", "id_token", None),
+    )
+    text = runs.to_csv(leaky)
+    assert ",'\t=HYPERLINK(1)," in text and ",'\r=1+1," in text and ",'=cmd," in text
+    assert "\t=HYPERLINK(1)," not in text.replace("'\t", "")

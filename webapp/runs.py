@@ -263,9 +263,10 @@ def to_csv(document: dict[str, Any]) -> str:
 
 
 def _csv_safe(value: Any) -> str:
-    # A spreadsheet runs a cell that starts with = + - @ as a formula (CSV injection): quote it.
+    # A spreadsheet runs a cell that starts with = + - @ as a formula (CSV injection), and some
+    # skip a leading tab or carriage return first (OWASP's CSV injection page): quote them all.
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def cell_text(cell: dict[str, Any] | None) -> str:
