@@ -161,8 +161,14 @@ def test_a_changed_cell_shows_what_it_was() -> None:
 
 def test_a_disagreement_line_takes_each_groups_reason_from_its_own_cells() -> None:
     from webapp.compare import Cell
+    from webapp.compare import Column
+    from webapp.compare import mark_disagreements
     from webapp.compare import why_disagree
 
+    # Each style once: no column is named by its API (marking sets that for the run).
+    styles = [("RestRequestApi", "REST REQUEST"), ("RestTokenApi", "REST TOKEN")]
+    styles += [("RestCognitoApi", "REST COGNITO_USER_POOLS"), ("HttpJwtApi", "HTTP JWT")]
+    mark_disagreements([], [Column(api, style, "GET", "/", "http://x") for api, style in styles])
     cells = [
         Cell("v", "RestRequestApi", "GET", "/notes", "REST REQUEST", 200, "integration", "allowed"),
         Cell(
