@@ -12,6 +12,7 @@ an HTTP simple-response authorizer's `isAuthorized: false` is 403; the JWT autho
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,73 @@ def test_a_template_that_is_not_there_is_a_clear_error(
 ) -> None:
     assert main(["--template", str(tmp_path / "nope.yaml")], {}) == 2
     assert "no template at" in capsys.readouterr().err
+
+
+COGNITO_APIS = ("RestCognitoApi", "HttpCognitoJwtApi")
+
+
+def test_columns_are_compared_only_with_columns_trusting_the_same_issuer(run: Run) -> None:
+    issuers = {c["api"]: c["issuer"] for c in run.columns}
+    assert issuers["RestTokenApi"] == issuers["HttpJwtApi"] == issuers["HttpLambdaApi"]
+    assert {issuers[api] for api in COGNITO_APIS} == {issuers["RestCognitoApi"]}
+    assert issuers["RestCognitoApi"].endswith("/us-east-1_AuthzLab1")
+    # The tenant's token is good on every API trusting the tenant, refused by the Cognito
+    # ones: that is no disagreement between styles.
+    for api in STYLES:
+        assert cell(run, "access-customer", api).status == 200
+        assert cell(run, "access-customer", api).disagreement is None
+    for api in COGNITO_APIS:
+        refused = cell(run, "access-customer", api)
+        assert refused.status == 401 and refused.disagreement is None
+
+
+def test_the_pools_m2m_tokens_are_rows_the_cognito_columns_accept(run: Run) -> None:
+    for api in COGNITO_APIS:
+        reader = cell(run, "cognito-m2m-reader", api, "GET /notes")
+        assert (reader.status, reader.reason) == (200, "allowed"), api
+        writer = cell(run, "cognito-m2m-writer", api, "POST /notes")
+        assert writer.status == 201, api
+        denied = cell(run, "cognito-m2m-reader", api, "POST /notes")
+        assert denied.reason == "insufficient_scope", api
+    # A missing scope is 401 on the REST Cognito authorizer, 403 on the HTTP JWT one: a real
+    # disagreement between the two styles that trust the pool.
+    rest = cell(run, "cognito-m2m-reader", "RestCognitoApi", "POST /notes")
+    http = cell(run, "cognito-m2m-reader", "HttpCognitoJwtApi", "POST /notes")
+    assert (rest.status, http.status) == (401, 403)
+    assert rest.disagreement and "HttpCognitoJwtApi (HTTP JWT)" in rest.disagreement
+    # The tenant's APIs refuse the pool's token: 401 or 403 by style, each with its own reason.
+    for api in STYLES:
+        assert cell(run, "cognito-m2m-reader", api, "GET /notes").status in (401, 403)
+
+
+def test_a_disagreement_line_gives_each_column_its_own_reason(run: Run) -> None:
+    line = cell(run, "lowercase-bearer", "RestTokenApi", "GET /notes").disagreement
+    assert line and "validation expression" in line
+    assert "Cognito" not in line  # the pool's APIs are not compared with the tenant's
+    admin = cell(run, "access-customer", "HttpJwtApi", "GET /admin")
+    rest = cell(run, "access-customer", "RestTokenApi", "GET /admin")
+    assert (admin.reason, rest.reason) == ("insufficient_scope", "insufficient_permission")
+
+
+def test_an_output_into_a_missing_folder_is_refused_before_the_grid_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = time.perf_counter()
+    target = tmp_path / "no-such-folder" / "run.md"
+    # No lab is needed to refuse: the check comes before any call.
+    assert main(["--output", str(target)], {"API_BASE_URL": "http://127.0.0.1:9"}) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
+    assert time.perf_counter() - started < 5 and not target.parent.exists()
+
+
+def test_a_template_with_broken_yaml_says_where_and_what(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("Resources:\n  Api:\n    Type: AWS::Serverless::Api\n  bad: [unclosed\n")
+    assert main(["--template", str(broken)], {}) == 2
+    err = capsys.readouterr().err
+    assert "broken.yaml is not valid YAML at line" in err
+    assert "^" not in err and "Traceback" not in err
+    assert "expected ',' or ']'" in err

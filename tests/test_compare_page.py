@@ -47,6 +47,8 @@ def test_a_run_fills_every_cell_and_the_page_shows_the_grid(
 ) -> None:
     browser, first, _ = customer_runs
     exported = browser.get(f"{lab.web_url}/compare/runs/{first}/export.json", timeout=10).json()
+    # The README's stable keys of `run`, as the command line writes them.
+    assert (exported["run"]["user"], exported["run"]["target"]) == ("customer", "local gateway")
     variants = {v["id"] for v in exported["variants"]}
     styles = {c["api"] for c in exported["columns"]}
     routes = {(c["method"], c["path"]) for c in exported["columns"]}
@@ -136,7 +138,7 @@ def test_exports_carry_no_token(lab: Any, customer_runs: tuple[requests.Session,
     for fmt, kind in (("md", "text/markdown"), ("csv", "text/csv"), ("json", "application/json")):
         answer = browser.get(f"{lab.web_url}/compare/runs/{first}/export.{fmt}", timeout=10)
         assert answer.status_code == 200
-        assert answer.headers["Content-Type"].startswith(kind)
+        assert answer.headers["Content-Type"] == f"{kind}; charset=utf-8"
         assert "attachment" in answer.headers["Content-Disposition"]
         assert signature not in answer.text and token.split(".")[1] not in answer.text
     rows = list(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,7 @@ def test_the_grid_says_each_cell_in_words_and_marks_disagreements() -> None:
         ("✗", "refused", "authorizer", "invoked"),
         ("✗", "refused", "authorizer", "invoked"),
     ]
-    why = id_row.disagreements["GET /private"]
+    why = id_row.disagreements["GET /private|"]
     assert "isAuthorized: false" in why and "403" in why
     assert not access.disagreements
     assert grid.filled == grid.total == 4
@@ -156,3 +157,98 @@ def test_a_changed_cell_shows_what_it_was() -> None:
     changed = grid.rows[0].cells[0]
     assert changed.change is not None and changed.change.kind == "cache"
     assert changed.before == "200 · function · allowed · invoked"
+
+
+def test_a_disagreement_line_takes_each_groups_reason_from_its_own_cells() -> None:
+    from webapp.compare import Cell
+    from webapp.compare import Column
+    from webapp.compare import mark_disagreements
+    from webapp.compare import why_disagree
+
+    # Each style once: no column is named by its API (marking sets that for the run).
+    styles = [("RestRequestApi", "REST REQUEST"), ("RestTokenApi", "REST TOKEN")]
+    styles += [("RestCognitoApi", "REST COGNITO_USER_POOLS"), ("HttpJwtApi", "HTTP JWT")]
+    mark_disagreements([], [Column(api, style, "GET", "/", "http://x") for api, style in styles])
+    cells = [
+        Cell("v", "RestRequestApi", "GET", "/notes", "REST REQUEST", 200, "integration", "allowed"),
+        Cell(
+            "v",
+            "RestTokenApi",
+            "GET",
+            "/notes",
+            "REST TOKEN",
+            401,
+            "identity_source",
+            "validation_expression",
+            "the header does not match",
+        ),
+        Cell(
+            "v",
+            "RestCognitoApi",
+            "GET",
+            "/notes",
+            "REST COGNITO_USER_POOLS",
+            401,
+            "authorizer",
+            "wrong_issuer",
+            "the issuer is another",
+        ),
+    ]
+    line = why_disagree(cells, set())
+    assert "REST TOKEN: the header does not match" in line
+    assert "REST COGNITO_USER_POOLS: the issuer is another" in line
+    scopes = [
+        Cell(
+            "v", "RestTokenApi", "GET", "/admin", "REST TOKEN", 401, "authorizer", "token_expired"
+        ),
+        Cell(
+            "v",
+            "RestRequestApi",
+            "GET",
+            "/admin",
+            "REST REQUEST",
+            403,
+            "authorizer",
+            "insufficient_permission",
+        ),
+        Cell(
+            "v", "HttpJwtApi", "GET", "/admin", "HTTP JWT", 403, "authorizer", "insufficient_scope"
+        ),
+    ]
+    line = why_disagree(scopes, set())
+    assert "REST REQUEST: insufficient_permission; HTTP JWT: insufficient_scope" in line
+
+
+def test_two_columns_of_one_style_are_headed_by_their_api() -> None:
+    doc = document()
+    doc["columns"] = [
+        {"api": "HttpJwtApi", "style": "HTTP JWT", "method": "GET", "path": "/private"},
+        {"api": "HttpCognitoJwtApi", "style": "HTTP JWT", "method": "GET", "path": "/private"},
+        {"api": "RestTokenApi", "style": "REST TOKEN", "method": "GET", "path": "/private"},
+    ]
+    headings = [c["heading"] for c in grid_view.build(doc).columns]
+    assert headings == ["HttpJwtApi (HTTP JWT)", "HttpCognitoJwtApi (HTTP JWT)", "REST TOKEN"]
+
+
+def test_a_token_typed_into_the_note_is_never_stored(tmp_path: Path) -> None:
+    store = runs.RunStore(tmp_path / "runs.sqlite3")
+    run_id = store.save("alice", FIRST, note=f"after rotating {JWT} today")
+    saved, _ = store.get("alice", run_id) or ({}, {})
+    assert saved["run"]["note"] == "after rotating <redacted> today"
+    assert [s.note for s in store.list("alice")] == ["after rotating <redacted> today"]
+    with sqlite3.connect(tmp_path / "runs.sqlite3") as db:
+        note, document = db.execute("SELECT note, document FROM runs").fetchone()
+    assert note == "after rotating <redacted> today"
+    assert JWT.split(".")[1] not in document
+
+
+def test_the_csv_quotes_what_a_spreadsheet_would_run_as_a_formula() -> None:
+    leaky = document(
+        cell("access", "RestTokenApi", 200, "integration", "\t=HYPERLINK(1)", None),
+        cell("access", "HttpLambdaApi", 200, "integration", "\r=1+1", None),
+        cell("id-token", "RestTokenApi", 401, "authorizer", "=cmd", None),
+        cell("id-token", "HttpLambdaApi", 403, "authorizer", "id_token", None),
+    )
+    text = runs.to_csv(leaky)
+    assert ",'\t=HYPERLINK(1)," in text and ",'\r=1+1," in text and ",'=cmd," in text
+    assert "\t=HYPERLINK(1)," not in text.replace("'\t", "")

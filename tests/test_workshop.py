@@ -155,3 +155,40 @@ def test_send_without_a_token_and_reveal_without_one(lab: Any) -> None:
     browser = LabActions(lab).login(*CUSTOMER)
     answer = post(lab, browser, "/workshop/send", api="rest-token", action="GET /private")
     assert answer.status_code == 400 and "Sign a token first" in answer.text
+
+
+def test_send_offers_every_api_of_the_catalogue(lab: Any, browser: requests.Session) -> None:
+    import re
+
+    post(lab, browser, "/workshop", do="start-access")
+    header, claims = current(lab, browser)
+    post(
+        lab,
+        browser,
+        "/workshop",
+        do="preset-aud",
+        header=json.dumps(header),
+        claims=json.dumps(claims),
+    )
+    header, claims = current(lab, browser)
+    signed = post(
+        lab,
+        browser,
+        "/workshop",
+        do="sign",
+        signer="idp",
+        header=json.dumps(header),
+        claims=json.dumps(claims),
+    )
+    assert signed.status_code == 200, signed.text[:300]
+    page = browser.get(lab.web_url + "/workshop", timeout=10).text
+    start = page.index('id="ws-api"')
+    offered = re.findall(r'<option value="([^"]+)"', page[start : page.index("</select>", start)])
+    catalogue = requests.get(lab.gateway_url + "/", timeout=10).json()
+    assert len(offered) == len(catalogue["apis"])
+    assert {"rest-token", "http-jwt", "RestCognitoApi", "HttpCognitoJwtApi"} <= set(offered)
+
+    sent = post(lab, browser, "/workshop/send", api="RestCognitoApi", action="GET /private")
+    assert sent.status_code == 200
+    # The tenant's token on the pool's API: refused by API Gateway's Cognito authorizer.
+    assert 'data-status="401"' in sent.text

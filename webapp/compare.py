@@ -77,6 +77,9 @@ class Column:
     trace_url: str | None = field(default=None, compare=False)
     title: str = field(default="", compare=False)  # the authorizer's style in words
     simple: bool = field(default=False, compare=False)  # an HTTP simple-response authorizer
+    # The token issuer its authorizer trusts ("" when unknown): only columns trusting the same
+    # issuer are compared (a Cognito API refusing every Auth0-style token is no disagreement).
+    issuer: str = field(default="", compare=False)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -93,6 +96,7 @@ class Column:
             "method": self.method,
             "path": self.path,
             "title": self.title,
+            "issuer": self.issuer,
         }
 
 
@@ -140,6 +144,20 @@ def style_name(api_type: str, authorizer: dict[str, Any] | None) -> tuple[str, b
     return f"{api_type} {kind}", simple
 
 
+def trusted_issuer(authorizer: dict[str, Any] | None) -> str:
+    """The issuer an authorizer of the catalogue trusts, without a trailing slash ("" unknown).
+
+    A JWT authorizer lists its `issuer`, a Cognito one its pools' `user_pool_issuers`, and the
+    gateway lists the template's TokenIssuer as a Lambda authorizer's `issuer`.
+    """
+    if not authorizer:
+        return ""
+    pools = authorizer.get("user_pool_issuers")
+    if isinstance(pools, list) and pools:
+        return " ".join(sorted(str(p).rstrip("/") for p in pools))
+    return str(authorizer.get("issuer") or "").rstrip("/")
+
+
 def columns_from_catalogue(catalogue: dict[str, Any], trace_base: str) -> list[Column]:
     """Every guarded route of every API of the gateway's catalogue, API by API.
 
@@ -175,6 +193,7 @@ def columns_from_catalogue(catalogue: dict[str, Any], trace_base: str) -> list[C
                     trace_base,
                     str((authorizer or {}).get("style") or ""),
                     simple,
+                    trusted_issuer(authorizer),
                 )
             )
     return columns
@@ -505,6 +524,25 @@ def _verb(cells: list[Cell], one: str, several: str) -> str:
     return one if len({_name(c) for c in cells}) == 1 else several
 
 
+def _reasons(cells: list[Cell], words: bool = False) -> str:
+    """Each group of these cells with its own reason: `REST TOKEN: a; HTTP JWT: b`.
+
+    A single reason is said once; cells never borrow another column's reason.
+    """
+    by_reason: dict[str | None, list[Cell]] = {}
+    for cell in cells:
+        by_reason.setdefault(cell.reason, []).append(cell)
+
+    def said(cell: Cell) -> str:
+        if words:
+            return cell.reason_words or cell.reason or "no reason"
+        return cell.reason or "no reason"
+
+    if len(by_reason) == 1:
+        return said(cells[0])
+    return "; ".join(f"{_styles(group)}: {said(group[0])}" for group in by_reason.values())
+
+
 def why_disagree(cells: list[Cell], simple_styles: set[str]) -> str:
     """One line on why these cells (one token, one route, several styles) differ in status."""
     by_status: dict[int | None, list[Cell]] = {}
@@ -519,8 +557,8 @@ def why_disagree(cells: list[Cell], simple_styles: set[str]) -> str:
     ]
     other_401 = [c for c in refused if c.status == 401]
     if accepted and refused:
-        first = refused[0]
-        words = f": {first.reason_words or first.reason}" if first.reason else ""
+        given = [c for c in refused if c.reason]
+        words = f" ({_reasons(given, words=True)})" if given else ""
         return (
             f"{_styles(accepted)} {_verb(accepted, 'lets', 'let')} it through; "
             f"{_styles(refused)} {_verb(refused, 'refuses', 'refuse')} it{words}"
@@ -529,7 +567,7 @@ def why_disagree(cells: list[Cell], simple_styles: set[str]) -> str:
         late = [c for c in refused if c.decided_by != "identity_source"]
         return (
             f"API Gateway refuses it before any authorizer on {_styles(early)} "
-            f"({early[0].reason}); on {_styles(late)} the authorizer decides"
+            f"({_reasons(early)}); on {_styles(late)} the authorizer decides"
         )
     if (
         simple_403
@@ -544,22 +582,28 @@ def why_disagree(cells: list[Cell], simple_styles: set[str]) -> str:
         denied = [c for c in refused if c.status == 403]
         return (
             f"{_styles(other_401)} {_verb(other_401, 'refuses', 'refuse')} the token itself "
-            f"(401: {other_401[0].reason}); {_styles(denied)} "
+            f"(401: {_reasons(other_401)}); {_styles(denied)} "
             f"{_verb(denied, 'accepts it but denies', 'accept it but deny')} the route "
-            f"(403: {denied[0].reason})"
+            f"(403: {_reasons(denied)})"
         )
     why = "; ".join(f"{_name(c)} {c.status} ({c.reason or 'no reason'})" for c in cells)
     return f"{summary}: {why}"
 
 
 def mark_disagreements(cells: list[Cell], columns: Iterable[Column]) -> None:
-    """Set `disagreement` on every cell whose token and route get different statuses by style."""
+    """Set `disagreement` on every cell whose token and route get different statuses by style.
+
+    Only columns whose authorizers trust the same issuer are compared: an API that trusts
+    another issuer refuses the token for that alone, which says nothing about its style.
+    """
     columns = list(columns)
     simple_styles = {c.style for c in columns if c.simple}
+    issuer_of = {c.api: c.issuer for c in columns}
     _ambiguous.set(ambiguous_styles(c.public() for c in columns))
-    groups: dict[tuple[str, str, str], list[Cell]] = {}
+    groups: dict[tuple[str, str, str, str], list[Cell]] = {}
     for cell in cells:
-        groups.setdefault((cell.variant, cell.method, cell.path), []).append(cell)
+        key = (cell.variant, cell.method, cell.path, issuer_of.get(cell.api, ""))
+        groups.setdefault(key, []).append(cell)
     for group in groups.values():
         if len({c.status for c in group}) > 1:
             line = why_disagree(group, simple_styles)

@@ -41,6 +41,7 @@ from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 import requests
+import yaml
 
 from .api_client import ApiDirectory
 from .compare import DEFAULT_WORKERS
@@ -59,6 +60,7 @@ from .m2m import M2MClient
 from .m2m import M2MTokens
 from .variants import SourceTokens
 from .variants import VariantBuilder
+from .variants import cognito_m2m_tokens
 
 # The local tenant's demo users (emulators/idp/tenant.json; tests keep them in step).
 DEMO_USERS = {
@@ -167,17 +169,20 @@ def local_sources(settings: dict[str, Any], user: str) -> SourceTokens:
     The four are independent and mostly wait on the IdP's password hashing: done at once.
     """
     other = "admin" if user == "customer" else "customer"
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=5) as pool:
         mine = pool.submit(login, settings, user)
         theirs = pool.submit(login, settings, other)
         opaque = pool.submit(login, settings, user, False)
         machines = pool.submit(m2m_tokens, settings)
+        pool_tokens = pool.submit(
+            cognito_m2m_tokens, settings["AUTH0_ISSUER"], float(settings.get("HTTP_TIMEOUT", 10))
+        )
         sources = SourceTokens(user=user)
         sources.access[user] = mine.result()["access_token"]
         sources.id_token = mine.result().get("id_token")
         sources.access[other] = theirs.result()["access_token"]
         sources.opaque = opaque.result()["access_token"]
-        sources.m2m = machines.result()
+        sources.m2m = {**machines.result(), **pool_tokens.result()}
     return sources
 
 
@@ -228,11 +233,35 @@ class LocalStack:
     gateway_url: str
 
 
+class _TemplateLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (`!Ref`, `!GetAtt`...) read as plain values."""
+
+
+_TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def check_template(template: Path) -> None:
+    """Refuse a template that is not there or not YAML, saying where, before any server starts.
+
+    :raise CompareError: the file is missing, unreadable or not valid YAML.
+    """
+    if not template.is_file():
+        raise CompareError(f"no template at {template}")
+    try:
+        yaml.load(template.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CompareError(f"cannot read the template {template}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CompareError(f"{template.name} is not valid YAML{where}: {problem}") from exc
+
+
 @contextmanager
 def template_stack(template: Path) -> Iterator[LocalStack]:
     """Start a local IdP and the gateway emulator on `template`, on free ports; stop both."""
-    if not template.is_file():
-        raise CompareError(f"no template at {template}")
+    check_template(template)
     idp_port, gateway_port = free_port(), free_port()
     idp_url = f"http://127.0.0.1:{idp_port}"
     gateway_url = f"http://127.0.0.1:{gateway_port}"
@@ -352,6 +381,13 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     args = parser.parse_args(argv)
     env = dict(os.environ if environ is None else environ)
+    # Checked before the grid runs: a missing folder found only at the end would lose the run.
+    if args.output is not None and not args.output.parent.is_dir():
+        print(
+            f"compare: cannot write {args.output}: the folder {args.output.parent} does not exist",
+            file=sys.stderr,
+        )
+        return 2
 
     expected = None
     if args.expect is not None:

@@ -53,6 +53,7 @@ from .variants import QUERY_PARAMETER
 from .variants import SourceTokens
 from .variants import Variant
 from .variants import VariantBuilder
+from .variants import cognito_m2m_tokens
 
 bp = Blueprint("compare", __name__)
 
@@ -62,7 +63,7 @@ POLL_MS = 250
 EXPORTS = {
     "md": ("text/markdown; charset=utf-8", runs.to_markdown),
     "csv": ("text/csv; charset=utf-8", runs.to_csv),
-    "json": ("application/json", runs.to_json),
+    "json": ("application/json; charset=utf-8", runs.to_json),
 }
 
 
@@ -132,6 +133,7 @@ class Plan:
     local_idp: bool
     timeout: float
     audience: str
+    target: str = "local gateway"  # or "deployed APIs", as the command line says
 
 
 def plan() -> Plan:
@@ -159,7 +161,12 @@ def plan() -> Plan:
             sources.m2m[key] = m2m.token(key, endpoint)
         except (RuntimeError, KeyError, ValueError, requests.RequestException):
             current_app.logger.warning("compare: no M2M token for %s", key)
+    if config["LAB_MODE"] == "local":
+        sources.m2m.update(
+            cognito_m2m_tokens(config["AUTH0_ISSUER"], float(config["HTTP_TIMEOUT"]))
+        )
     try:
+        target = "local gateway" if directory().local else "deployed APIs"
         if directory().local:
             columns = compare.discover_columns(config["API_BASE_URL"], config["HTTP_TIMEOUT"])
         else:
@@ -175,6 +182,7 @@ def plan() -> Plan:
         config["LAB_MODE"] == "local",
         float(config["HTTP_TIMEOUT"]),
         config["AUTH0_AUDIENCE"],
+        target,
     )
 
 
@@ -288,7 +296,11 @@ def start(plan_: Plan, note: str, against: str | None) -> Job:
                     skipped=built.skipped,
                     timeout=plan_.timeout,
                     on_cell=on_cell,
-                    meta={"mode": "local" if plan_.local_idp else "deployed"},
+                    meta={
+                        "mode": "local" if plan_.local_idp else "deployed",
+                        "user": plan_.sources.user,
+                        "target": plan_.target,
+                    },
                 )
             finally:
                 explaining.shutdown(wait=True)
@@ -509,7 +521,8 @@ def export(run_id: str, fmt: str) -> Response:
     if loaded is None:
         abort(404)
     mimetype, render = EXPORTS[fmt]
-    response = Response(render(loaded[0]), mimetype=mimetype)
+    # content_type, not mimetype: Werkzeug adds a charset to a mimetype, which has one already.
+    response = Response(render(loaded[0]), content_type=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="compare-{run_id}.{fmt}"'
     return response
 

@@ -127,7 +127,18 @@ def build(
     previous: dict[str, Any] | None = None,
 ) -> Grid:
     """Lay a run (complete or filling) out for the page."""
-    columns = list(document.get("columns", ()))
+    columns = [dict(c) for c in document.get("columns", ())]
+    # Two APIs of one style (two JWT APIs, say) are told apart by their API's name.
+    apis: dict[str, set[str]] = {}
+    for column in columns:
+        apis.setdefault(str(column.get("style") or ""), set()).add(str(column.get("api")))
+    for column in columns:
+        style = str(column.get("style") or "")
+        column["heading"] = (
+            f"{column['api']} ({style})"
+            if style and len(apis[style]) > 1
+            else style or short_style(column.get("api"))
+        )
     # Columns grouped by route, then by style, so styles sit side by side for one route.
     routes = list(dict.fromkeys((c["method"], c["path"]) for c in columns))
     columns.sort(key=lambda c: routes.index((c["method"], c["path"])))
@@ -153,21 +164,33 @@ def build(
                     grid_cell.before = _one_line(old)
             row.cells.append(grid_cell)
         for method, path in routes:
-            same_route = [
-                (column, cells.get((variant["id"], column["api"], method, path)))
-                for column in columns
-                if (column["method"], column["path"]) == (method, path)
-            ]
-            # The engine's own line once the run is complete; this module's while it fills.
-            marked = [c.get("disagreement") for _, c in same_route if c and c.get("disagreement")]
-            why = marked[0] if marked else disagreement(same_route)
-            if why:
-                row.disagreements[f"{method} {path}"] = why
-                notes.setdefault((str(variant.get("label")), why), []).append(f"{method} {path}")
+            # Only columns trusting the same token issuer are compared (compare.py says why).
+            for issuer in dict.fromkeys(str(c.get("issuer") or "") for c in columns):
+                same_route = [
+                    (column, cells.get((variant["id"], column["api"], method, path)))
+                    for column in columns
+                    if (column["method"], column["path"]) == (method, path)
+                    and str(column.get("issuer") or "") == issuer
+                ]
+                # The engine's own line once the run is complete; this module's while it fills.
+                marked = [
+                    c.get("disagreement") for _, c in same_route if c and c.get("disagreement")
+                ]
+                why = marked[0] if marked else disagreement(same_route)
+                if why:
+                    row.disagreements[group_key(method, path, issuer)] = why
+                    notes.setdefault((str(variant.get("label")), why), []).append(
+                        f"{method} {path}"
+                    )
         rows.append(row)
     total = len(columns) * len(rows)
     listed = [(label, where, why) for (label, why), where in notes.items()]
     return Grid(columns, routes, rows, len(cells), total, listed)
+
+
+def group_key(method: str, path: str, issuer: str = "") -> str:
+    """The key of `GridRow.disagreements`: a route and the token issuer its columns trust."""
+    return f"{method} {path}|{issuer}"
 
 
 def _one_line(cell: dict[str, Any]) -> str:

@@ -130,7 +130,8 @@ class RunStore:
         """Save a run for its owner; return its id. The document gets `run.id` and `created`."""
         run_id = secrets.token_urlsafe(9)
         created = time.time()
-        note = " ".join(note.split())[:MAX_NOTE]
+        # A note is shown in headings and exported: a token pasted into it is never kept.
+        note = scrub(" ".join(note.split()))[:MAX_NOTE]
         document = {**document, "run": {**(document.get("run") or {}), "id": run_id}}
         document["run"].setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         if note:
@@ -262,9 +263,10 @@ def to_csv(document: dict[str, Any]) -> str:
 
 
 def _csv_safe(value: Any) -> str:
-    # A spreadsheet runs a cell that starts with = + - @ as a formula (CSV injection): quote it.
+    # A spreadsheet runs a cell that starts with = + - @ as a formula (CSV injection), and some
+    # skip a leading tab or carriage return first (OWASP's CSV injection page): quote them all.
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def cell_text(cell: dict[str, Any] | None) -> str:

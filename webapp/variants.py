@@ -66,6 +66,16 @@ SPECS = (
     Spec("id-token", "ID token", "the ID token of the login, sent to an API (aud = client id)"),
     Spec("m2m-reader", "M2M reader token", "client credentials token with read:notes"),
     Spec("m2m-writer", "M2M writer token", "client credentials token with write:notes"),
+    Spec(
+        "cognito-m2m-reader",
+        "Cognito M2M reader token",
+        "the local user pool's client credentials token with notes-api/read",
+    ),
+    Spec(
+        "cognito-m2m-writer",
+        "Cognito M2M writer token",
+        "the local user pool's client credentials token with notes-api/read notes-api/write",
+    ),
     Spec("opaque", "Opaque token", "the access token of a login without `audience`"),
     Spec(
         "expired",
@@ -106,6 +116,47 @@ SPECS = (
     Spec("no-token", "No token", "no Authorization header at all"),
 )
 SPEC_BY_ID = {spec.id: spec for spec in SPECS}
+
+# The local user pool's two client-credentials clients (emulators/idp/cognito.json; demo
+# secrets, local only), by row id: the Cognito APIs' columns then meet tokens they trust.
+COGNITO_M2M_CLIENTS = {
+    "cognito-m2m-reader": (
+        "labcognitoreader0000000001",
+        "lab-cognito-reader-secret-for-local-use-only",
+    ),
+    "cognito-m2m-writer": (
+        "labcognitowriter0000000001",
+        "lab-cognito-writer-secret-for-local-use-only",
+    ),
+}
+
+
+def cognito_m2m_tokens(idp_origin: str, timeout: float = 10.0) -> dict[str, str]:
+    """The local user pool's M2M tokens, by row id ({} when the IdP serves no pool).
+
+    The pool's token endpoint is read from the IdP's `GET /` (its domain's `/oauth2/token`);
+    the grant is client credentials with HTTP Basic, as Cognito takes it.
+    """
+    try:
+        listing = requests.get(idp_origin.rstrip("/") + "/", timeout=timeout).json()
+        endpoint = str(listing["cognito_user_pool"]["token"])
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return {}
+    found = {}
+    for row_id, (client_id, secret) in COGNITO_M2M_CLIENTS.items():
+        try:
+            response = requests.post(
+                endpoint,
+                data={"grant_type": "client_credentials"},
+                auth=(client_id, secret),
+                timeout=timeout,
+            )
+            token = response.json().get("access_token") if response.status_code == 200 else None
+        except (requests.RequestException, ValueError, AttributeError):
+            token = None
+        if isinstance(token, str):
+            found[row_id] = token
+    return found
 
 
 @dataclass(frozen=True)
@@ -377,6 +428,12 @@ class VariantBuilder:
                     row(spec, token)
                 else:
                     skip(spec, "no machine-to-machine client configured")
+            elif spec.id in COGNITO_M2M_CLIENTS:
+                token = sources.m2m.get(spec.id)
+                if token:
+                    row(spec, token, signed_by="Cognito user pool")
+                else:
+                    skip(spec, "no Cognito user pool token (the local IdP's pool serves them)")
             elif spec.id == "no-token":
                 row(spec, None, placement="none", signed_by="nobody")
             elif not base or not header:

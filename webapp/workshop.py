@@ -204,6 +204,31 @@ def _source_token(which: str) -> str | None:
     return tokens.get("id_token" if which == "id" else "access_token")
 
 
+def send_targets() -> dict[str, api_client.Target]:
+    """Every API of the local gateway's catalogue, by key: the lab's four styles under their
+    keys, any other API (the Cognito ones, one a template adds) under its logical id."""
+    targets = directory().targets()
+    catalogue = directory()._load_catalogue() or {}
+    known = {target.style.logical_id for target in targets.values()}
+    for api in catalogue.get("apis") or ():
+        if not isinstance(api, dict) or not api.get("name") or not api.get("base_url"):
+            continue
+        name = str(api["name"])
+        if name in known:
+            continue
+        kind = str(api.get("type") or "")
+        authorizers = [a for a in api.get("authorizers") or () if isinstance(a, dict)]
+        described = str(authorizers[0].get("style") or "") if authorizers else "no authorizer"
+        style = api_client.ApiStyle(name, f"{name} · {kind} API · {described}", name, "", kind)
+        targets[name] = api_client.Target(
+            style,
+            str(api["base_url"]).rstrip("/"),
+            current_app.config["API_BASE_URL"] + "/_lab/traces/",
+            api_client.catalogue_routes(api),
+        )
+    return targets
+
+
 def _page(
     status: int = 200,
     problem: str | None = None,
@@ -232,7 +257,7 @@ def _page(
             current_app.config["AUTH0_CLIENT_ID"],
         )
         view.present = False  # its own reveal button below, for the session's edited token
-    targets = directory().targets() if local else {}
+    targets = send_targets() if local else {}
     actions = directory().actions(targets) if local else {}
     return render_template(
         "workshop.html",
@@ -327,7 +352,7 @@ def send() -> Any:
     token = state.get("token")
     if not token:
         return _page(400, "Sign a token first: the form above makes one.")
-    targets = directory().targets()
+    targets = send_targets()
     target = targets.get(request.form.get("api", ""))
     chosen = directory().actions(targets).get(request.form.get("action", ""))
     if target is None or chosen is None or chosen.key not in target.route_keys:

@@ -135,6 +135,11 @@ class LocalEndpoints:
         if config.function:
             described["function"] = config.function.logical_id
             described["handler"] = config.function.handler
+            # The lab's Lambda authorizer trusts the template's TokenIssuer (its environment):
+            # listed so a client can tell which tokens each API can accept at all.
+            token_issuer = self.gateway.model.parameters.get("TokenIssuer")
+            if token_issuer:
+                described["issuer"] = token_issuer
         if config.validation_expression:
             described["validation_expression"] = config.validation_expression
         if config.kind == "JWT":

@@ -136,10 +136,12 @@ def test_the_compare_page_works_without_javascript(browser: Browser, lab: Any) -
     page = context.new_page()
     log_in(page, lab, *CUSTOMER)
     page.goto(lab.web_url + "/compare")
+    expect(page.locator("#compare-progress")).to_be_hidden()  # no run, nothing to count
 
     page.get_by_role("button", name="Run the grid").click()
 
     expect(page.locator("table.compare-grid")).to_be_visible(timeout=60_000)
+    expect(page.locator("#compare-progress")).to_be_hidden()
     expect(cell(page, "access-customer", "RestRequestApi", "GET", "/private")).to_have_attribute(
         "data-status", "200"
     )
