@@ -186,9 +186,11 @@ def test_send_offers_every_api_of_the_catalogue(lab: Any, browser: requests.Sess
     offered = re.findall(r'<option value="([^"]+)"', page[start : page.index("</select>", start)])
     catalogue = requests.get(lab.gateway_url + "/", timeout=10).json()
     assert len(offered) == len(catalogue["apis"])
-    assert {"rest-token", "http-jwt", "RestCognitoApi", "HttpCognitoJwtApi"} <= set(offered)
+    # The lab's styles under their keys (the Cognito ones among them); any other API under
+    # its logical id.
+    assert {"rest-token", "http-jwt", "rest-cognito", "http-cognito-jwt"} <= set(offered)
 
-    sent = post(lab, browser, "/workshop/send", api="RestCognitoApi", action="GET /private")
+    sent = post(lab, browser, "/workshop/send", api="rest-cognito", action="GET /private")
     assert sent.status_code == 200
     # The tenant's token on the pool's API: refused by API Gateway's Cognito authorizer.
     assert 'data-status="401"' in sent.text
