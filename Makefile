@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test compare test-deploy lint clean build-AuthorizerFunction build-SimpleAuthorizerFunction build-PublicFunction build-PrivateFunction build-AdminFunction build-NotesFunction
+.PHONY: run test compare test-deploy lint clean build-AuthorizerFunction build-SimpleAuthorizerFunction build-CognitoAuthorizerFunction build-PublicFunction build-PrivateFunction build-AdminFunction build-NotesFunction
 
 run: $(STAMP)
 	$(BIN)/python -m webapp.launcher
@@ -50,7 +50,7 @@ $(SAM_STAMP):
 
 # `sam build` (BuildMethod: makefile) calls these with ARTIFACTS_DIR set: each function gets its
 # package as a package, so `authorizer.handler.lambda_handler` imports as it does here.
-build-AuthorizerFunction build-SimpleAuthorizerFunction:
+build-AuthorizerFunction build-SimpleAuthorizerFunction build-CognitoAuthorizerFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -r authorizer "$(ARTIFACTS_DIR)/"
 	rm -rf "$(ARTIFACTS_DIR)/authorizer/__pycache__"

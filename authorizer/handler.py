@@ -12,6 +12,12 @@ Two entry points, for the authorizer styles API Gateway offers
   `{"isAuthorized": bool, "context": {...}}`; API Gateway answers 403 to `false`, whatever the
   reason, because a simple response cannot ask for a 401.
 
+- `cognito_handler(event, context)`: `lambda_handler` for Cognito user pool access tokens,
+  configured by `COGNITO_`-prefixed settings (`COGNITO_TOKEN_ISSUER`, `COGNITO_CLIENT_IDS`,
+  `COGNITO_ROUTE_PERMISSIONS`...). Its own names and its own module-level instance let it
+  run beside the Auth0-configured handlers in one process (the local gateway runs every
+  function in one); on Lambda, `lambda_handler` with `TOKEN_PROFILE=cognito` does the same.
+
 Nothing raised from our code reaches API Gateway as anything but "Unauthorized": an
 unexpected error is logged and refused, never a 500 and never an allow.
 """
@@ -319,7 +325,11 @@ class Authorizer:
                     "deny",
                     "insufficient_permission",
                     f"{arn.method} {arn.path} needs `{route.permission}`, which "
-                    "the token's scope and permissions do not include",
+                    + (
+                        "the token's scope and cognito:groups do not include"
+                        if self.settings.profile == "cognito"
+                        else "the token's scope and permissions do not include"
+                    ),
                     token,
                     arn,
                 )
@@ -379,7 +389,7 @@ class Authorizer:
         token = decision.token
         assert token is not None
         denied = self._denied(token.granted)
-        return {
+        context = {
             "sub": token.sub,
             "tokenKind": "client" if token.is_client else "user",
             "clientId": token.client_id or "",
@@ -389,6 +399,9 @@ class Authorizer:
             "reason": decision.reason,
             "denied": denied[0] if native else denied[1],
         }
+        if self.settings.profile == "cognito":
+            context["groups"] = token.groups if native else " ".join(token.groups)
+        return context
 
     def _cache_until(self, token: VerifiedToken) -> float:
         return min(token.exp, self.clock() + self.settings.decision_cache_ttl)
@@ -452,20 +465,35 @@ class Authorizer:
 
 
 _authorizer: Authorizer | None = None
+_cognito_authorizer: Authorizer | None = None
+
+
+def _build(prefix: str = "", profile: str | None = None) -> Authorizer:
+    configure_logging()
+    try:
+        settings: Settings | SettingsError = load_settings(
+            os.environ, prefix=prefix, profile=profile
+        )
+    except SettingsError as exc:
+        logger.error(json.dumps({"event": "authorizer_misconfigured", "error": str(exc)}))
+        settings = exc
+    return Authorizer(settings)
 
 
 def get_authorizer() -> Authorizer:
     """Return the module's authorizer, built from the environment on first use (cold start)."""
     global _authorizer
     if _authorizer is None:
-        configure_logging()
-        try:
-            settings: Settings | SettingsError = load_settings(os.environ)
-        except SettingsError as exc:
-            logger.error(json.dumps({"event": "authorizer_misconfigured", "error": str(exc)}))
-            settings = exc
-        _authorizer = Authorizer(settings)
+        _authorizer = _build()
     return _authorizer
+
+
+def get_cognito_authorizer() -> Authorizer:
+    """Return the Cognito authorizer, built from the `COGNITO_` settings on first use."""
+    global _cognito_authorizer
+    if _cognito_authorizer is None:
+        _cognito_authorizer = _build("COGNITO_", "cognito")
+    return _cognito_authorizer
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -476,3 +504,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def simple_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """HTTP API payload 2.0 authorizer with simple responses (`isAuthorized`)."""
     return (_authorizer or get_authorizer()).simple_response(event)
+
+
+def cognito_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """`lambda_handler` for Cognito access tokens, from the `COGNITO_` settings."""
+    return (_cognito_authorizer or get_cognito_authorizer()).policy_response(event)

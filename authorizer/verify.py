@@ -12,6 +12,11 @@ authorizer needs, and refuses everything else:
   configured JWKS; `jku`, `x5u`, `x5c`, `jwk` and any `crit` refused; `typ` JWT or at+jwt;
 - exact `iss`; `aud` (string or array) containing the API; `exp` and `iat` required,
   `nbf` honoured, a small explicit leeway; `sub` a non-empty string.
+- in the Cognito profile, in place of `aud` (a user pool's access token has none):
+  `token_use` exactly "access" (an ID token refused as such) and `client_id` one of the
+  configured app clients, as AWS's "Verifying a JSON Web Token" asks
+  (https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-tokens-verifying-a-jwt.html);
+  the granted set is the `scope` values plus `group:<name>` for each of `cognito:groups`.
 
 Every failure is a `Rejected` with a stable reason code; detailed reasons about claims are
 only given once the signature has verified.
@@ -63,8 +68,10 @@ _KNOWN_TYPES = frozenset(
 _REGISTERED_MEMBERS = frozenset(
     {"alg", "kid", "typ", "cty", "crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "b64"}
     | {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp", "scope", "permissions"}
-    | {"client_id", "gty", "nonce", "at_hash"}
+    | {"client_id", "gty", "nonce", "at_hash", "token_use", "cognito:groups", "username"}
 )
+# A route needing `group:admins` is met by the group, never by a scope of that spelling.
+GROUP_PREFIX = "group:"
 _CHECKED_HEADERS = 64
 _PADDING = PKCS1v15()
 _SHA256 = SHA256()
@@ -91,6 +98,7 @@ class VerifiedToken:
         "client_id",
         "exp",
         "granted",
+        "groups",
         "is_client",
         "kid",
         "permissions",
@@ -98,7 +106,7 @@ class VerifiedToken:
         "sub",
     )
 
-    def __init__(self, claims: dict[str, Any], kid: str) -> None:
+    def __init__(self, claims: dict[str, Any], kid: str, cognito: bool = False) -> None:
         self.claims = claims
         self.kid = kid
         self.sub: str = claims["sub"]
@@ -116,6 +124,22 @@ class VerifiedToken:
         self.is_client: bool = claims.get("gty") == "client-credentials" or self.sub.endswith(
             "@clients"
         )
+        self.groups: list[str] = []
+        if cognito:
+            self._cognito(claims)
+
+    def _cognito(self, claims: dict[str, Any]) -> None:
+        """Read a Cognito access token: permissions are its scopes, plus its groups."""
+        groups = claims.get("cognito:groups")
+        self.groups = [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else []
+        self.permissions = []  # Cognito has no `permissions` claim; a stray one grants nothing
+        self.granted = frozenset(
+            s for s in self.scope.split() if not s.startswith(GROUP_PREFIX)
+        ).union(GROUP_PREFIX + g for g in self.groups)
+        client_id = claims.get("client_id")
+        self.client_id = client_id if isinstance(client_id, str) else None
+        # Cognito's client-credentials tokens have `sub` = `client_id` and no `username`.
+        self.is_client = self.sub == self.client_id and "username" not in claims
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -222,6 +246,7 @@ class TokenVerifier:
         # Every token of an issuer carries one of a few header segments: the checks on a
         # segment are a pure function of its bytes, so a passed segment maps to its kid.
         self._checked_headers: dict[bytes, str] = {}
+        self._cognito = settings.profile == "cognito"
 
     def header_kid(self, segment: bytes) -> str:
         """Decode and check a protected header segment; return its `kid` or raise Rejected."""
@@ -336,7 +361,7 @@ class TokenVerifier:
         except (ValueError, UnicodeDecodeError) as exc:
             raise Rejected("malformed_token", f"the claims are not a JSON object: {exc}") from None
         self.check_claims(claims, time.time() if now is None else now)
-        return VerifiedToken(claims, kid)
+        return VerifiedToken(claims, kid, self._cognito)
 
     def check_claims(self, claims: dict[str, Any], now: float) -> None:
         """Check iss, aud, exp, nbf, iat and sub; raise Rejected with the first problem."""
@@ -345,23 +370,10 @@ class TokenVerifier:
         iss = claims.get("iss")
         if iss != settings.issuer:
             raise Rejected("wrong_issuer", f"issued by {iss!r}, not by {settings.issuer!r}")
-        aud = claims.get("aud")
-        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if settings.audience not in audiences:
-            if (
-                "nonce" in claims
-                or "at_hash" in claims
-                or (isinstance(aud, str) and aud == claims.get("azp"))
-            ):
-                raise Rejected(
-                    "id_token",
-                    f"this is an ID token: its audience is the client id {aud!r}, "
-                    f"not the API {settings.audience!r}. Send the access token",
-                )
-            raise Rejected(
-                "wrong_audience",
-                f"the token is for {aud!r}, not for this API ({settings.audience!r})",
-            )
+        if self._cognito:
+            self._check_cognito_use(claims)
+        else:
+            self._check_audience(claims)
         exp = _numeric_date(claims, "exp", required=True)
         assert exp is not None
         if now >= exp + leeway:
@@ -380,6 +392,51 @@ class TokenVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise Rejected("missing_claim", "the token has no `sub` (subject)")
+
+    def _check_audience(self, claims: dict[str, Any]) -> None:
+        """Check that `aud` (string or array) names this API; tell an ID token apart."""
+        audience = self.settings.audience
+        aud = claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if audience not in audiences:
+            if (
+                "nonce" in claims
+                or "at_hash" in claims
+                or (isinstance(aud, str) and aud == claims.get("azp"))
+            ):
+                raise Rejected(
+                    "id_token",
+                    f"this is an ID token: its audience is the client id {aud!r}, "
+                    f"not the API {audience!r}. Send the access token",
+                )
+            raise Rejected(
+                "wrong_audience",
+                f"the token is for {aud!r}, not for this API ({audience!r})",
+            )
+
+    def _check_cognito_use(self, claims: dict[str, Any]) -> None:
+        """Check `token_use` and `client_id`, what a Cognito access token has instead of `aud`."""
+        token_use = claims.get("token_use")
+        if token_use == "id":
+            raise Rejected(
+                "id_token",
+                "this is a Cognito ID token (`token_use` id): it says who signed in, "
+                "not what the caller may do. Send the access token",
+            )
+        if token_use != "access":
+            named = "no `token_use`" if token_use is None else "a `token_use` other than access"
+            raise Rejected(
+                "wrong_token_use", f"the token has {named}; only Cognito access tokens are accepted"
+            )
+        client_id = claims.get("client_id")
+        if not isinstance(client_id, str) or not client_id:
+            raise Rejected("missing_claim", "the token has no `client_id`")
+        if client_id not in self.settings.client_ids:
+            raise Rejected(
+                "wrong_client",
+                f"the token was issued to the app client {client_id!r}, "
+                "which this API does not accept",
+            )
 
 
 def verify_rs256(key: RSAPublicKey, signing_input: bytes, signature: bytes) -> bool:

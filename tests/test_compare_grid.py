@@ -126,11 +126,13 @@ def test_lower_case_bearer_is_refused_by_the_token_authorizers_validation_expres
     assert found.disagreement
     let_through, refused = found.disagreement.split("; ", 1)
     assert "REST REQUEST" in let_through and "REST TOKEN" not in let_through
-    assert refused.startswith("REST TOKEN")
+    # two REST TOKEN APIs (the Auth0 and the Cognito-configured one) are named by API
+    assert refused.startswith("RestTokenApi (REST TOKEN)")
+    assert "RestCognitoLambdaApi (REST TOKEN)" in refused
     assert "the Authorization header does not match the TOKEN" in refused
     admin = cell(run, "lowercase-bearer", "RestTokenApi", "GET /admin")
     assert admin.disagreement and admin.disagreement.startswith(
-        "API Gateway refuses it before any authorizer on REST TOKEN (validation_expression)"
+        "API Gateway refuses it before any authorizer on RestTokenApi (REST TOKEN)"
     )
 
 
@@ -161,7 +163,13 @@ def test_the_markdown_has_a_table_per_route_and_the_disagreements(run: Run) -> N
     assert "## GET /private" in text and "## POST /notes" in text
     header = next(line for line in text.splitlines() if line.startswith("| token |"))
     # One column per API of the catalogue; two APIs of one style are named by API.
-    for label in ("REST TOKEN", "REST REQUEST", "HTTP Lambda (simple)", "HttpJwtApi (HTTP JWT)"):
+    for label in (
+        "RestTokenApi (REST TOKEN)",
+        "REST REQUEST",
+        "HTTP Lambda (simple)",
+        "HttpJwtApi (HTTP JWT)",
+        "RestCognitoLambdaApi (REST TOKEN)",
+    ):
         assert f"| {label} |" in header
     assert "| Expired an hour ago | 401 token_expired ⚠ |" in text
     assert "## Where the styles disagree" in text

@@ -88,6 +88,31 @@ def test_the_rest_token_authorizer_translates_as_the_emulator_serves_it(
     assert body["paths"]["/private"]["get"]["security"] == [{"TokenAuthorizer": []}]
 
 
+def test_the_cognito_lambda_authorizer_is_its_own_function_in_the_cognito_profile(
+    translated: dict[str, Any],
+) -> None:
+    body = _rest_body(translated, "RestCognitoLambdaApi")
+    scheme = body["securityDefinitions"]["CognitoLambdaAuthorizer"]
+    authorizer = scheme["x-amazon-apigateway-authorizer"]
+    served = next(
+        a for a in load_model(local_parameters()).apis if a.logical_id == "RestCognitoLambdaApi"
+    )
+    function = served.authorizers["CognitoLambdaAuthorizer"].function
+    assert function is not None
+
+    assert authorizer["type"] == "token"
+    assert "CognitoAuthorizerFunction" in json.dumps(authorizer["authorizerUri"])
+    assert body["paths"]["/admin"]["get"]["security"] == [{"CognitoLambdaAuthorizer": []}]
+    # its settings are all COGNITO_-prefixed: none clashes with the Auth0 functions' names
+    assert function.handler == "authorizer.handler.cognito_handler"
+    assert set(function.environment) == {
+        "COGNITO_TOKEN_ISSUER",
+        "COGNITO_CLIENT_IDS",
+        "COGNITO_ROUTE_PERMISSIONS",
+    }
+    assert function.environment["COGNITO_TOKEN_ISSUER"].endswith("/us-east-1_AuthzLab1")
+
+
 @pytest.mark.parametrize(
     "logical_id",
     [
@@ -97,6 +122,7 @@ def test_the_rest_token_authorizer_translates_as_the_emulator_serves_it(
         "HttpJwtApi",
         "RestCognitoApi",
         "HttpCognitoJwtApi",
+        "RestCognitoLambdaApi",
     ],
 )
 def test_the_emulator_serves_exactly_the_translated_routes(

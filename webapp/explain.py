@@ -57,6 +57,13 @@ REASONS = {
     "wrong_issuer": "the token was issued by someone else than the configured issuer",
     "wrong_audience": "the token is for another API (its `aud` does not include this one)",
     "id_token": "this is an ID token: its audience is the client id, not the API",
+    "wrong_token_use": (
+        "a Cognito-configured authorizer takes only access tokens (`token_use` access)"
+    ),
+    "wrong_client": (
+        "the Cognito access token was issued to an app client this API does not accept "
+        "(its `client_id`, which stands in for `aud`)"
+    ),
     "missing_claim": "the token lacks a required claim",
     "invalid_claim": "a claim has the wrong type",
     "invalid_claims": "the token's claims are invalid",

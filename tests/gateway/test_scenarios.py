@@ -419,6 +419,7 @@ def test_the_catalogue_lists_every_api_with_its_routes(lab: Any) -> None:
         "HttpJwtApi",
         "RestCognitoApi",
         "HttpCognitoJwtApi",
+        "RestCognitoLambdaApi",
     }
     token_api = apis["RestTokenApi"]
     assert token_api["type"] == "REST" and token_api["stage"] == "dev"
