@@ -135,9 +135,13 @@ class LocalEndpoints:
         if config.function:
             described["function"] = config.function.logical_id
             described["handler"] = config.function.handler
-            # The lab's Lambda authorizer trusts the template's TokenIssuer (its environment):
-            # listed so a client can tell which tokens each API can accept at all.
-            token_issuer = self.gateway.model.parameters.get("TokenIssuer")
+            # The lab's Lambda authorizer trusts the issuer its environment names (the
+            # Cognito profile reads COGNITO_-prefixed names): listed so a client can tell
+            # which tokens each API can accept at all.
+            environment = config.function.environment
+            token_issuer = environment.get("TOKEN_ISSUER") or environment.get(
+                "COGNITO_TOKEN_ISSUER"
+            )
             if token_issuer:
                 described["issuer"] = token_issuer
         if config.validation_expression:
