@@ -62,6 +62,8 @@ def _request_path(environ: dict[str, Any]) -> str:
     `/items/%C3%A9` arrives as `/items/Ã©`: its bytes are re-read as UTF-8.
     """
     path = environ.get("PATH_INFO") or "/"
+    if path.isascii():  # the usual case: nothing to re-read
+        return path
     try:
         return path.encode("latin-1").decode("utf-8")
     except UnicodeError:  # not UTF-8: keep what the server gave (AWS would too, mangled)
