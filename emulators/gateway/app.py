@@ -82,7 +82,6 @@ class Gateway:
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.runtime = LambdaRuntime(model.functions, local_env or {})
-        self.apis = {(api.api_id, api.stage): api for api in model.apis}
         self._stages: dict[str, dict[str, Api]] = {}
         for api in model.apis:
             self._stages.setdefault(api.api_id, {})[api.stage] = api

@@ -141,7 +141,7 @@ def _context_variable(exchange: Exchange, name: str) -> str | None:
         "httpMethod": request.method,
         "path": f"/{api.stage}{request.path}",
         "resourcePath": route.path if route else None,
-        "domainName": f"{api.api_id}.execute-api.us-east-1.amazonaws.com",
+        "domainName": api.domain_name,
         "domainPrefix": api.api_id,
         "identity.sourceIp": request.source_ip,
         "identity.userAgent": request.header("User-Agent"),

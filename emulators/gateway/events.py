@@ -31,7 +31,6 @@ from functools import lru_cache
 from typing import Any
 
 from .template import ACCOUNT
-from .template import REGION
 from .template import Api
 from .template import Route
 
@@ -197,7 +196,7 @@ def _v1_request_context(
             "apiKey": None,
             "clientCert": None,
         },
-        "domainName": f"{api.api_id}.execute-api.{REGION}.amazonaws.com",
+        "domainName": api.domain_name,
         "apiId": api.api_id,
     }
     if api.kind == "HTTP":
@@ -316,7 +315,7 @@ def _v2_request_context(
     return {
         "accountId": ACCOUNT,
         "apiId": api.api_id,
-        "domainName": f"{api.api_id}.execute-api.{REGION}.amazonaws.com",
+        "domainName": api.domain_name,
         "domainPrefix": api.api_id,
         "http": {
             "method": request.method,

@@ -50,18 +50,21 @@ def _segments_rank(path: str) -> tuple[int, ...]:
     return tuple(ranks)
 
 
-def _pattern(path: str) -> re.Pattern[str]:
-    """Compile a route path with variables into a regex with one named group each."""
+def _pattern(path: str) -> tuple[re.Pattern[str], dict[str, str]]:
+    """Compile a route path with variables into a regex with one named group each; return it
+    with the template's variable name of each group (group names allow no `.` or `-`)."""
     parts = []
+    names: dict[str, str] = {}
     position = 0
     for match in _VARIABLE.finditer(path):
         parts.append(re.escape(path[position : match.start()]))
         name, greedy = match.group(1), match.group(2)
         group = re.sub(r"\W", "_", name)
+        names[group] = name
         parts.append(f"(?P<{group}>.+)" if greedy else f"(?P<{group}>[^/]+)")
         position = match.end()
     parts.append(re.escape(path[position:]))
-    return re.compile("".join(parts) + r"\Z")
+    return re.compile("".join(parts) + r"\Z"), names
 
 
 class RouteTable:
@@ -85,11 +88,8 @@ class RouteTable:
                 key = (route.method, route.path.rstrip("/") or "/")
                 self._exact.setdefault(key, RouteMatch(route, None, route.arn))
             else:
-                names = {
-                    re.sub(r"\W", "_", m.group(1)): m.group(1)
-                    for m in _VARIABLE.finditer(route.path)
-                }
-                self._patterned.append((_pattern(route.path), route.method, route, names))
+                pattern, names = _pattern(route.path)
+                self._patterned.append((pattern, route.method, route, names))
 
     def match(self, method: str, path: str) -> RouteMatch | None:
         """Return the route a request reaches, or None (no route: 403 on REST, 404 on HTTP)."""

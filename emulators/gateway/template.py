@@ -211,6 +211,11 @@ class Api:
         """Whether payload 1.0 events of this API spell header names in lower case."""
         return self.kind == "HTTP" or self.header_case == "lower"
 
+    @property
+    def domain_name(self) -> str:
+        """The API's default domain, as `requestContext.domainName` carries it."""
+        return f"{self.api_id}.execute-api.{REGION}.amazonaws.com"
+
     def arn_prefix(self) -> str:
         """The ARN of the API's stage; a method or route ARN adds `/METHOD/path`."""
         return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{self.api_id}/{self.stage}"
