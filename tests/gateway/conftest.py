@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from emulators.gateway import create_gateway
 from tests.conftest import ADMIN
 from tests.conftest import AUDIENCE
+from tests.conftest import LiveServer
 from tests.oauth_helpers import READER
 from tests.oauth_helpers import WRITER
 from tests.oauth_helpers import Authorization
@@ -80,3 +85,36 @@ class Tokens:
 @pytest.fixture(scope="session")
 def tokens(lab: Any) -> Tokens:
     return Tokens(lab)
+
+
+class ServedTemplate:
+    """A gateway serving one template on a loopback port, for the scenario tests."""
+
+    def __init__(self, url: str, gateway: Any) -> None:
+        self.url = url
+        self.gateway = gateway
+
+    def base(self, name: str) -> str:
+        api = next(a for a in self.gateway.model.apis if a.logical_id == name)
+        return f"{self.url}/{api.api_id}{api.stage_path}"
+
+    def call(self, api: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(method, self.base(api) + path, timeout=10, **kwargs)
+
+    def trace(self, response: requests.Response) -> dict[str, Any]:
+        rid = response.headers.get("x-amzn-RequestId") or response.headers["apigw-requestid"]
+        return requests.get(f"{self.url}/_lab/traces/{rid}", timeout=5).json()
+
+
+@contextmanager
+def serve_template(issuer: str, template: Path, notes_db: Path) -> Iterator[ServedTemplate]:
+    """Serve `template` trusting `issuer` until the block ends."""
+    server = LiveServer()
+    url = f"http://127.0.0.1:{server.port}"
+    gateway = create_gateway(issuer, url, template=template, notes_db=notes_db)
+    server.start(gateway)
+    try:
+        yield ServedTemplate(url, gateway)
+    finally:
+        server.stop()
+        gateway.close()

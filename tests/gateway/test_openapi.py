@@ -17,38 +17,19 @@ from typing import Any
 import pytest
 import requests
 
-from emulators.gateway import create_gateway
 from emulators.gateway.template import TemplateError
 from emulators.gateway.template import load_model
-from tests.conftest import LiveServer
+from tests.gateway.conftest import ServedTemplate as Served
 from tests.gateway.conftest import Tokens
+from tests.gateway.conftest import serve_template
 
 OPENAPI = Path(__file__).with_name("openapi.yaml")
 
 
-class Served:
-    """A gateway serving a template on a loopback port."""
-
-    def __init__(self, url: str, gateway: Any) -> None:
-        self.url = url
-        self.gateway = gateway
-
-    def base(self, name: str) -> str:
-        api = next(a for a in self.gateway.model.apis if a.logical_id == name)
-        return f"{self.url}/{api.api_id}{api.stage_path}"
-
-
 @pytest.fixture(scope="module")
 def openapi(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    server = LiveServer()
-    url = f"http://127.0.0.1:{server.port}"
-    gateway = create_gateway(
-        lab.issuer, url, template=OPENAPI, notes_db=tmp_path_factory.mktemp("oas") / "notes.db"
-    )
-    server.start(gateway)
-    yield Served(url, gateway)
-    server.stop()
-    gateway.close()
+    with serve_template(lab.issuer, OPENAPI, tmp_path_factory.mktemp("oas") / "notes.db") as it:
+        yield it
 
 
 def catalogue(url: str) -> dict[str, Any]:
@@ -242,17 +223,10 @@ def proxy_gateway(tmp_path: Path) -> Iterator[str]:
     template = write(
         tmp_path, rest_api(PROXY_PATHS, REQUEST_SCHEME, extra="Variables: {tenant: blue}")
     )
-    server = LiveServer()
-    url = f"http://127.0.0.1:{server.port}"
     # No JWT here: the issuer is never called.
-    gateway = create_gateway(
-        "http://127.0.0.1:9/", url, template=template, notes_db=tmp_path / "notes.db"
-    )
-    server.start(gateway)
-    api = gateway.model.apis[0]
-    yield f"{url}/{api.api_id}/{api.stage}"
-    server.stop()
-    gateway.close()
+    with serve_template("http://127.0.0.1:9/", template, tmp_path / "notes.db") as served:
+        api = served.gateway.model.apis[0]
+        yield f"{served.url}/{api.api_id}/{api.stage}"
 
 
 def test_a_greedy_any_method_route_of_a_definition_is_served(proxy_gateway: str) -> None:

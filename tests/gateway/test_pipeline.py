@@ -12,43 +12,17 @@ from typing import Any
 import pytest
 import requests
 
-from emulators.gateway import create_gateway
-from tests.conftest import LiveServer
+from tests.gateway.conftest import ServedTemplate as Served
+from tests.gateway.conftest import serve_template
 
 PIPELINE = Path(__file__).with_name("pipeline.yaml")
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 
 
-class Served:
-    """A gateway serving `pipeline.yaml` on a loopback port."""
-
-    def __init__(self, url: str, gateway: Any) -> None:
-        self.url = url
-        self.gateway = gateway
-
-    def base(self, name: str) -> str:
-        api = next(a for a in self.gateway.model.apis if a.logical_id == name)
-        return f"{self.url}/{api.api_id}/{api.stage}"
-
-    def call(self, api: str, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return requests.request(method, self.base(api) + path, timeout=10, **kwargs)
-
-    def trace(self, response: requests.Response) -> dict[str, Any]:
-        rid = response.headers.get("x-amzn-RequestId") or response.headers["apigw-requestid"]
-        return requests.get(f"{self.url}/_lab/traces/{rid}", timeout=5).json()
-
-
 @pytest.fixture(scope="module")
 def served(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    server = LiveServer()
-    url = f"http://127.0.0.1:{server.port}"
-    gateway = create_gateway(
-        lab.issuer, url, template=PIPELINE, notes_db=tmp_path_factory.mktemp("p") / "notes.db"
-    )
-    server.start(gateway)
-    yield Served(url, gateway)
-    server.stop()
-    gateway.close()
+    with serve_template(lab.issuer, PIPELINE, tmp_path_factory.mktemp("p") / "notes.db") as it:
+        yield it
 
 
 BOTH = pytest.mark.parametrize("api", ["RestRoutesApi", "HttpRoutesApi"])
