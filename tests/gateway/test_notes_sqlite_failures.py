@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,10 +85,15 @@ def test_a_read_only_notes_database_still_lists_and_refuses_writes_with_503() ->
     # Not under pytest's tmp_path: its parents are private to the user running the tests.
     with tempfile.TemporaryDirectory() as top:
         Path(top).chmod(0o755)
-        _check_read_only_store(Path(top) / "store")
+        # The function's code too: the checkout may sit in a folder that user cannot read.
+        code = Path(top) / "code"
+        shutil.copytree(ROOT / "api", code / "api", ignore=shutil.ignore_patterns("__pycache__"))
+        for path in (code, *code.rglob("*")):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        _check_read_only_store(Path(top) / "store", code)
 
 
-def _check_read_only_store(folder: Path) -> None:
+def _check_read_only_store(folder: Path, code: Path) -> None:
     folder.mkdir()
     database = folder / "notes.sqlite3"
     from api.notes_store import SqliteNotes
@@ -101,7 +107,7 @@ def _check_read_only_store(folder: Path) -> None:
     try:
         finished = subprocess.run(
             [*as_user, sys.executable, "-c", CALL_AS_LAMBDA],
-            cwd=ROOT,
+            cwd=code,
             env={**os.environ, "NOTES_BACKEND": "sqlite", "NOTES_DB": str(database)},
             capture_output=True,
             text=True,
