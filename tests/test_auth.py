@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import urlparse
 
+import pytest
 import requests
 
 from tests.conftest import ADMIN
@@ -100,6 +103,24 @@ def test_a_cancelled_login_gets_a_friendly_page(lab: Any) -> None:
     assert "Traceback" not in response.text
 
 
+@pytest.mark.parametrize("state", [None, "not-mine"])
+def test_an_error_callback_for_no_login_of_this_browser_shows_no_foreign_text(
+    lab: Any, state: str | None
+) -> None:
+    # A link anyone can send: its description must not appear in the lab's own page.
+    browser = requests.Session()
+    browser.get(f"{lab.web_url}/login", allow_redirects=False, timeout=5)
+    params = {"error": "access_denied", "error_description": "Call 555-0100 to unlock"}
+
+    response = browser.get(
+        f"{lab.web_url}/callback", params={**params, **({"state": state} if state else {})}
+    )
+
+    assert response.status_code == 400
+    assert "555-0100" not in response.text
+    assert "does not match any login started in this browser" in response.text
+
+
 def test_a_callback_with_a_foreign_state_is_refused(lab: Any) -> None:
     browser = requests.Session()
     browser.get(f"{lab.web_url}/login", allow_redirects=False, timeout=5)
@@ -130,10 +151,14 @@ def test_a_replayed_callback_does_not_log_in(lab: Any) -> None:
 
 
 def test_callback_errors_and_missing_code_are_explained(lab: Any) -> None:
-    error = requests.get(
+    browser = requests.Session()
+    start = browser.get(f"{lab.web_url}/login", allow_redirects=False, timeout=5)
+    state = parse_qs(urlparse(start.headers["Location"]).query)["state"][0]
+
+    error = browser.get(
         f"{lab.web_url}/callback",
         timeout=5,
-        params={"error": "server_error", "error_description": "boom"},
+        params={"error": "server_error", "error_description": "boom", "state": state},
     )
     empty = requests.get(f"{lab.web_url}/callback", timeout=5)
 

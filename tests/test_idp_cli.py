@@ -38,10 +38,12 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         (["--email", "not-an-email", "--role", "customer"], "is not an email address"),
         (["--email", "a@b", "--role", "customer"], "is not an email address"),
         (["--email", "two words@example.com", "--role", "customer"], "is not an email address"),
+        (["--email", "<script>@example.com", "--role", "customer"], "is not an email address"),
+        (["--email", "a@exa_mple.com", "--role", "customer"], "is not an email address"),
         (["--email", EMAIL], "Give at least one --role. Roles: customer, admin"),
         (["--email", EMAIL, "--role", "root"], "Unknown role(s): root"),
     ],
-    ids=["no-at", "no-dot", "space", "no-role", "unknown-role"],
+    ids=["no-at", "no-dot", "space", "markup", "underscore-domain", "no-role", "unknown-role"],
 )
 def test_add_user_refuses_what_could_never_log_in(
     database: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str

@@ -49,7 +49,7 @@ def test_login_from_127_0_0_1_is_sent_to_the_configured_origin_and_works(lab: An
     assert CUSTOMER[0] in done.text
 
 
-@pytest.mark.parametrize("alias", ["127.0.0.1", "[::1]"])
+@pytest.mark.parametrize("alias", ["127.0.0.1", "[::1]", "LOCALHOST", "LocalHost"])
 def test_loopback_aliases_keep_path_and_query(lab: Any, alias: str) -> None:
     port = urlsplit(lab.web_url).port
     client = lab.web_app.test_client()

@@ -314,6 +314,20 @@ def cognito_callback() -> Any:
 def _finish_login(provider: str) -> Any:
     error = request.args.get("error")
     if error:
+        # An error answer is shown only for a login this browser started (its `state`, RFC
+        # 6749 §4.1.2.1): anyone can link to /callback?error=…&error_description=<any text>,
+        # and the page must not lend that text the lab's voice.
+        state = request.args.get("state") or ""
+        framework = provider_client(provider).framework
+        if not state or framework.get_state_data(session, state) is None:
+            return _failure(
+                "This login cannot be finished",
+                "The identity provider's error answer does not match any login started in "
+                "this browser session (no or unknown state), so its message is not shown. "
+                "Start again from Log in.",
+                400,
+            )
+        framework.clear_state_data(session, state)
         description = request.args.get("error_description") or "no description given"
         if error == "access_denied":
             return _failure("Login cancelled", f"The login did not complete: {description}.", 401)

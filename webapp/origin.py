@@ -59,9 +59,13 @@ def init_origin(app: Flask) -> None:
     def one_origin() -> Any:
         # Read from the raw header: Flask has refused a host outside TRUSTED_HOSTS (which
         # names only the origin's), and Werkzeug cannot list an IPv6 address there anyway.
-        host, port = _host_and_port(request.environ.get("HTTP_HOST", ""), request.scheme)
-        if host != origin.hostname and is_loopback(host) and port == origin_port:
-            # Same server under another loopback name: the tenant knows only the origin.
+        raw = request.environ.get("HTTP_HOST", "")
+        host, port = _host_and_port(raw, request.scheme)  # host in lower case
+        other_name = host != origin.hostname and is_loopback(host)
+        # Host names are case-insensitive (RFC 9110 §4.2.3): LOCALHOST is this origin too.
+        other_case = host == origin.hostname and raw != raw.lower()
+        if (other_name or other_case) and port == origin_port:
+            # Same server under another name: the tenant knows only the origin.
             target = app.config["APP_BASE_URL"] + request.full_path.rstrip("?")
             return redirect(target, 302 if request.method in ("GET", "HEAD") else 308)
         if isinstance(request.routing_exception, SecurityError):

@@ -82,7 +82,11 @@ def _provider():  # type: ignore[no-untyped-def]
 
 
 # One @, something before it, a dot in the domain, no spaces: what a login form can take.
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+# RFC 5322's dot-atom for the local part and DNS labels for the domain: what Auth0 accepts in
+# practice, and nothing that would be markup (`<script>@example.com`) on a page that shows it.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
 MIN_PASSWORD = 8
 
 
