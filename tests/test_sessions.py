@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,23 @@ def test_anonymous_logins_do_not_grow_the_store_without_limit(lab: Lab, tmp_path
     files = list((tmp_path / "sessions").iterdir())
     assert len(files) <= 52  # the threshold, plus cachelib's counter file
     assert sum(f.stat().st_size for f in files) < 100_000
+
+
+def test_the_store_keeps_its_threshold_under_concurrent_writes(lab: Lab, tmp_path: Path) -> None:
+    # A threaded server writes sessions at once; cachelib's own counter drifts under that
+    # (hundreds of files over the threshold here), so the bound would not hold.
+    app = web_app(lab, tmp_path, SESSION_FILE_THRESHOLD=50)
+    store = app.session_interface.cache
+
+    def writes(thread: int) -> None:
+        for n in range(100):
+            store.set(f"session-{thread}-{n}", b"x" * 100, 600)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(writes, range(16)))
+
+    sessions = [f for f in (tmp_path / "sessions").iterdir() if not f.name.startswith("__")]
+    assert len(sessions) <= 50 + 16  # the threshold, plus one write in flight per thread
 
 
 def test_idle_sessions_end_and_are_purged(lab: Lab, actions: LabActions, tmp_path: Path) -> None:
