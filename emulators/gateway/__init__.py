@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from emulators.aws.account import LocalAccount
+
 from .app import Gateway
 from .template import REGION
 from .template import ROOT
@@ -53,7 +55,8 @@ def create_gateway(
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
     }
-    return Gateway(model, base_url, local_env)
+    account = LocalAccount.from_template(template, model.parameters)
+    return Gateway(model, base_url, local_env, account)
 
 
 __all__ = ["Gateway", "create_gateway", "local_parameters"]

@@ -2,6 +2,7 @@
 
 python -m emulators.gateway serve [--host 127.0.0.1] [--port 3002] [--issuer URL]
                                   [--template template.yaml] [--notes-db FILE] [--threads 4]
+                                  [--credentials-lifetime SECONDS]
 
 The emulator is served by Granian, whose HTTP layer is in Rust: measured by
 `bench/gateway.py`, a pure-Python server spent about 300 µs of the machine's time on each
@@ -94,7 +95,20 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the SQLite file of the notes (default: instance/notes.sqlite3)",
     )
+    serve.add_argument(
+        "--credentials-lifetime",
+        type=int,
+        default=None,
+        help="seconds the identity pool's and STS's credentials last (default 3600; "
+        "short ones show expiry); sets LAB_AWS_CREDENTIALS_LIFETIME",
+    )
     args = parser.parse_args(argv)
+    if args.credentials_lifetime is not None:
+        if not 1 <= args.credentials_lifetime <= 43200:
+            print("--credentials-lifetime must be between 1 and 43200 seconds", file=sys.stderr)
+            return 2
+        # The worker reads it when it builds the account (emulators/aws/account.py).
+        os.environ["LAB_AWS_CREDENTIALS_LIFETIME"] = str(args.credentials_lifetime)
 
     # The worker builds the emulator; a template that cannot be served is refused here, with
     # its reason, rather than as a traceback from the worker.

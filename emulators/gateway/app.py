@@ -24,6 +24,9 @@ from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request
 
+from emulators.aws.account import LocalAccount
+from emulators.aws.endpoints import AwsEndpoints
+
 from . import events
 from .authorization import Authorization
 from .authorization import ResultCache
@@ -78,6 +81,7 @@ class Gateway:
         model: Model,
         base_url: str,
         local_env: dict[str, str] | None = None,
+        account: LocalAccount | None = None,
     ) -> None:
         self.model = model
         self.base_url = base_url.rstrip("/")
@@ -99,6 +103,10 @@ class Gateway:
         self.integration = Integration(self.runtime)
         self.traces = TraceStore()
         self.local = LocalEndpoints(self)
+        # The local AWS account (IAM principals, STS, identity pools) read from the same
+        # template; its credential store is what the IAM authorizer looks access keys up in.
+        self.account = account or LocalAccount()
+        self.aws = AwsEndpoints(self.account, self.base_url)
 
     def stages_of(self, api_id: str) -> dict[str, Api]:
         """The stages of one API by name (empty when there is no such API)."""

@@ -50,6 +50,8 @@ class LocalEndpoints:
                     405, {"message": "The catalogue is read with GET"}, [_ALLOW_GET]
                 )
             return json_response(200, self.catalogue())
+        if path.startswith("/_aws/"):
+            return self.gateway.aws.dispatch(request)
         if path == "/_lab/traces" or path.startswith("/_lab/traces/"):
             if request.method not in ("GET", "HEAD"):
                 return json_response(405, {"message": "Traces are read with GET"}, [_ALLOW_GET])
@@ -127,6 +129,12 @@ class LocalEndpoints:
             "region": REGION,
             "apis": apis,
             "traces": f"{gateway.base_url}/_lab/traces/{{request id}}",
+            "identity_pool": gateway.aws.describe(),
+            # Key ids only: `python -m emulators.aws list-credentials` prints the secrets.
+            "iam_users": [
+                {"user": user.name, "arn": user.arn, "access_key_id": key.access_key_id}
+                for user, key in gateway.account.service_keys()
+            ],
         }
 
     def _describe_authorizer(self, api: Any, name: str) -> dict[str, Any]:

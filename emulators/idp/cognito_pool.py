@@ -429,6 +429,7 @@ class LocalPool:
             id_claims: dict[str, Any] = {"at_hash": at_hash(access_token), "sub": user.user_id}
             if groups:
                 id_claims["cognito:groups"] = groups
+                id_claims.update(self._group_roles(groups))
             id_claims.update(
                 {
                     "email_verified": True,
@@ -463,6 +464,19 @@ class LocalPool:
         body["expires_in"] = client.access_token_validity
         body["token_type"] = "Bearer"
         return body
+
+    def _group_roles(self, groups: list[str]) -> dict[str, Any]:
+        """`cognito:roles` (the IAM roles of the user's groups) and `cognito:preferred_role`
+        (the role of the group with the lowest precedence), as user pools put them in ID
+        tokens (https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-user-groups.html)."""
+        ranked = sorted(
+            (g for g in groups if self.pool.groups.get(g, {}).get("role_arn")),
+            key=lambda g: self.pool.groups[g].get("precedence", 2**31),
+        )
+        if not ranked:
+            return {}
+        roles = [str(self.pool.groups[g]["role_arn"]) for g in ranked]
+        return {"cognito:roles": roles, "cognito:preferred_role": roles[0]}
 
     def user_info(self, user: User, scope: str) -> dict[str, Any]:
         """Return the attributes `/oauth2/userInfo` gives for the token's scopes."""

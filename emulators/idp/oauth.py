@@ -196,7 +196,7 @@ class OpenIDCode(oidc_grants.OpenIDCode):
         return claims
 
     def generate_user_info(self, user: Any, scope: str) -> dict[str, Any]:
-        return _idp().minter.user_info(user, scope)
+        return _idp().minter.id_token_claims(user, scope)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):

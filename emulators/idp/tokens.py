@@ -19,6 +19,9 @@ from .store import Store
 from .tenant import Tenant
 
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+# The user's roles in the ID token, under a namespaced claim, as a post-login Auth0 Action
+# (`api.idToken.setCustomClaim`) adds them: the identity pool's role-mapping rules read it.
+ROLES_CLAIM = "https://authorizer-lab/roles"
 OPAQUE_TOKEN_LIFETIME = 86400
 
 
@@ -165,6 +168,10 @@ class TokenMinter:
             )
             token["refresh_token"] = refresh
         return token
+
+    def id_token_claims(self, user: Any, scope: str) -> dict[str, Any]:
+        """Return the ID token's user claims: the profile claims plus the roles claim."""
+        return {**self.user_info(user, scope), ROLES_CLAIM: list(user.roles)}
 
     def user_info(self, user: Any, scope: str) -> dict[str, Any]:
         """Return the profile claims of a user for the given scope (ID token and /userinfo)."""
