@@ -154,6 +154,10 @@ def test_a_real_pool_by_configuration() -> None:
     )
     assert settings["COGNITO_DOMAIN_URL"] == "https://lab.auth.eu-west-1.amazoncognito.com"
     assert settings["COGNITO_M2M_CLIENTS"] == {}
+    with_reader = settings_from_env(
+        {**REAL_POOL, "COGNITO_M2M_READER_CLIENT_ID": "r", "COGNITO_M2M_READER_CLIENT_SECRET": "s"}
+    )
+    assert with_reader["COGNITO_M2M_CLIENTS"] == {"cognito-reader": ("r", "s")}
 
 
 @pytest.mark.parametrize(
@@ -163,8 +167,23 @@ def test_a_real_pool_by_configuration() -> None:
         ({"COGNITO_USER_POOL_ID": "AbCdEf123"}, "a user pool id is the region"),
         ({"COGNITO_REGION": "us-east-1"}, "is in 'eu-west-1'"),
         ({"COGNITO_DOMAIN": ""}, "COGNITO_DOMAIN is not"),
+        (
+            {"COGNITO_M2M_READER_CLIENT_ID": "reader"},
+            "COGNITO_M2M_READER_CLIENT_ID is set but COGNITO_M2M_READER_CLIENT_SECRET is not",
+        ),
+        (
+            {"COGNITO_M2M_WRITER_CLIENT_SECRET": "s"},
+            "COGNITO_M2M_WRITER_CLIENT_SECRET is set but COGNITO_M2M_WRITER_CLIENT_ID is not",
+        ),
     ],
-    ids=["missing-secret", "bad-pool-id", "wrong-region", "no-domain"],
+    ids=[
+        "missing-secret",
+        "bad-pool-id",
+        "wrong-region",
+        "no-domain",
+        "m2m-no-secret",
+        "m2m-no-id",
+    ],
 )
 def test_a_partial_or_wrong_pool_configuration_is_refused(
     change: dict[str, str], message: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +160,38 @@ def test_user_commands_say_what_is_wrong(
     assert status == 2
     assert says in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("variable", "source", "change", "says"),
+    [
+        (
+            "IDP_COGNITO_POOL",
+            "cognito.json",
+            {"user_pool_id": "eu-west-1_OtherPool9"},
+            "The Cognito pool file",
+        ),
+        ("IDP_TENANT", "tenant.json", {"roles": "admin"}, "The tenant file"),
+    ],
+    ids=["pool", "tenant"],
+)
+def test_a_bad_tenant_or_pool_file_is_one_line_not_a_traceback(
+    database: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    source: str,
+    change: dict[str, Any],
+    says: str,
+) -> None:
+    data = json.loads((Path(idp_cli.__code__.co_filename).parent / source).read_text())
+    bad = tmp_path / source
+    bad.write_text(json.dumps({**data, **change}))
+    monkeypatch.setenv(variable, str(bad))
+
+    status, _, err = run(capsys, "list-clients")
+
+    assert status == 2
+    assert err.startswith(says) and str(bad) in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -188,11 +188,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
                 f"but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set. "
                 "Set them in .env (see .env.example) or unset AUTH0_DOMAIN for local mode."
             )
-        settings["M2M_CLIENTS"] = {
-            key: (env[f"{prefix}_CLIENT_ID"], env[f"{prefix}_CLIENT_SECRET"])
-            for key, prefix in (("m2m-reader", "M2M_READER"), ("m2m-writer", "M2M_WRITER"))
-            if env.get(f"{prefix}_CLIENT_ID") and env.get(f"{prefix}_CLIENT_SECRET")
-        }
+        settings["M2M_CLIENTS"] = m2m_clients(
+            env, (("m2m-reader", "M2M_READER"), ("m2m-writer", "M2M_WRITER"))
+        )
         settings.update(
             LAB_MODE="auth0",
             AUTH0_ISSUER=f"https://{domain}/",
@@ -213,6 +211,30 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
     local_idp = settings["AUTH0_ISSUER"].rstrip("/") if settings["LAB_MODE"] == "local" else None
     settings.update(cognito_settings(env, local_idp))
     return settings
+
+
+def m2m_clients(
+    env: Mapping[str, str], pairs: tuple[tuple[str, str], ...]
+) -> dict[str, tuple[str, str]]:
+    """The machine clients configured as `<PREFIX>_CLIENT_ID` and `<PREFIX>_CLIENT_SECRET`,
+    by key; one of the two without the other is a ConfigError (a client credentials grant
+    needs both, and a silently missing token choice is harder to notice)."""
+    clients = {}
+    for key, prefix in pairs:
+        client_id, secret = env.get(f"{prefix}_CLIENT_ID"), env.get(f"{prefix}_CLIENT_SECRET")
+        if client_id and secret:
+            clients[key] = (client_id, secret)
+        elif client_id or secret:
+            given, missing = (
+                (f"{prefix}_CLIENT_ID", f"{prefix}_CLIENT_SECRET")
+                if client_id
+                else (f"{prefix}_CLIENT_SECRET", f"{prefix}_CLIENT_ID")
+            )
+            raise ConfigError(
+                f"{given} is set but {missing} is not: a machine client needs both for the "
+                "client credentials grant. Set both in .env (see .env.example) or neither."
+            )
+    return clients
 
 
 def cognito_settings(env: Mapping[str, str], local_idp_url: str | None) -> dict[str, Any]:
@@ -253,14 +275,13 @@ def cognito_settings(env: Mapping[str, str], local_idp_url: str | None) -> dict[
             "COGNITO_CLIENT_ID": env["COGNITO_CLIENT_ID"],
             "COGNITO_CLIENT_SECRET": env["COGNITO_CLIENT_SECRET"],
             "COGNITO_SCOPE": scope,
-            "COGNITO_M2M_CLIENTS": {
-                key: (env[f"{prefix}_CLIENT_ID"], env[f"{prefix}_CLIENT_SECRET"])
-                for key, prefix in (
+            "COGNITO_M2M_CLIENTS": m2m_clients(
+                env,
+                (
                     ("cognito-reader", "COGNITO_M2M_READER"),
                     ("cognito-writer", "COGNITO_M2M_WRITER"),
-                )
-                if env.get(f"{prefix}_CLIENT_ID") and env.get(f"{prefix}_CLIENT_SECRET")
-            },
+                ),
+            ),
         }
     stray = [name for name in COGNITO_SETTINGS if env.get(name)]
     if stray:

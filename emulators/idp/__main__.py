@@ -30,9 +30,11 @@ from . import ROOT
 from . import open_provider
 from .cognito import catalogue
 from .cognito_pool import LocalPool
+from .cognito_pool import PoolError
 from .cognito_pool import load_pool_data
 from .cognito_pool import parse_pool
 from .cognito_pool import pool_database
+from .tenant import TenantError
 from .tenant import load_tenant_data
 from .tenant import parse_tenant
 
@@ -128,7 +130,18 @@ def serve(host: str, port: int, threads: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; return the process exit status."""
+    """Run one command; return the process exit status (2 for a bad tenant or pool file,
+    with the file and the problem in one line, not a traceback)."""
+    try:
+        return _main(argv)
+    except TenantError as exc:
+        return _fail(f"The tenant file ({os.environ.get('IDP_TENANT') or 'tenant.json'}): {exc}")
+    except PoolError as exc:
+        where = os.environ.get("IDP_COGNITO_POOL") or "cognito.json"
+        return _fail(f"The Cognito pool file ({where}): {exc}")
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m emulators.idp",
         description=__doc__,
@@ -237,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
                 + (f"\tclient grants: {grants}" if grants else "")
             )
         _print_pool(_pool())
+        print(
+            f"\n(URLs for the IdP at {os.environ.get('IDP_ISSUER') or DEFAULT_ISSUER}; "
+            "set IDP_ISSUER when it serves elsewhere.)"
+        )
     elif args.command == "list-users":
         for user in provider.store.list_users():
             print(f"{user.user_id}\t{user.email}\t{user.name}\troles: {', '.join(user.roles)}")

@@ -88,6 +88,19 @@ def _require(data: dict[str, Any], key: str, where: str) -> Any:
 
 
 def parse_tenant(data: dict[str, Any]) -> Tenant:
+    """Check and read the file's data; raise TenantError naming the first problem, including a
+    value of the wrong type (a string where a list or an object belongs)."""
+    try:
+        return _parse_tenant(data)
+    except (AttributeError, TypeError, ValueError) as exc:
+        if isinstance(exc, TenantError):
+            raise
+        raise TenantError(
+            f"a value has the wrong type ({exc}); compare with the shipped file"
+        ) from exc
+
+
+def _parse_tenant(data: dict[str, Any]) -> Tenant:
     """Build a Tenant from its JSON form, refusing contradictions (unknown roles, APIs)."""
     apis = {}
     for raw in _require(data, "apis", "tenant"):
