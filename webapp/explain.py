@@ -182,15 +182,15 @@ def explain(
         return Explanation(result.error, hops=["webapp"])
     status = result.status or 0
     meaning = STATUS_MEANINGS.get(status, "")
-    if result.trace:
-        explanation = _from_trace(TraceView(result.trace), status, meaning)
+    trace = TraceView(result.trace) if result.trace else None
+    if trace is not None:
+        explanation = _from_trace(trace, status, meaning)
     else:
         explanation = _without_trace(result, status, meaning, sent_token, expected_audience, now)
     explanation.steps.extend(cognito_surprises(result, sent_token, explanation))
-    if result.trace:
-        permissions = permissions_step(TraceView(result.trace), result.json_body, sent_token)
-        if permissions:
-            explanation.steps.append(permissions)
+    permissions = permissions_step(trace, result.json_body, sent_token) if trace else None
+    if permissions:
+        explanation.steps.append(permissions)
     return explanation
 
 
