@@ -86,11 +86,14 @@ def record_decision(
     duration_us: int,
     expires_in: int | None,
     level: int = logging.INFO,
+    jwks: str | None = None,
 ) -> None:
     """Log one decision: a line on stdout if its level is on, a dict to each listener.
 
     `summary` is (outcome, reason, detail, route, kid, iss, sub, client, token kind, exp);
-    the last five are None when no token verified. The line is written without building
+    the last five are None when no token verified. `jwks` says how the issuer's keys were had
+    for this decision: "fetched" or "cached" (left out when no key was looked up). The line is
+    written without building
     a dict first, as the warm path's budget is tight; it matches what `log_decision` writes
     for the same fields.
     """
@@ -108,6 +111,8 @@ def record_decision(
             "duration_us": duration_us,
             "fingerprint": token_fingerprint,
         }
+        if jwks is not None:
+            fields["jwks"] = jwks
         if token_kind is not None:
             fields.update(
                 kid=kid,
@@ -123,19 +128,20 @@ def record_decision(
         return
     # Outcome, reason, kind, cache and token kind are our own constants and the fingerprint
     # is hex: only what may come from a token or a request goes through the JSON escaper.
+    keys = "" if jwks is None else f',"jwks":"{jwks}"'  # our own constant
     if token_kind is None:
         fingerprint_json = f'"{token_fingerprint}"' if token_fingerprint else "null"
         sys.stdout.write(
             f'{{"event":"authorizer_decision","decision":"{outcome}","reason":"{reason}",'
             f'"detail":{_QUOTE(detail)},"kind":"{kind}","route":{_q(route)},"cache":"{cache}",'
-            f'"duration_us":{duration_us},"fingerprint":{fingerprint_json}}}\n'
+            f'"duration_us":{duration_us},"fingerprint":{fingerprint_json}{keys}}}\n'
         )
         return
     # A verified token has a kid, an iss and a sub (strings) and a route.
     sys.stdout.write(
         f'{{"event":"authorizer_decision","decision":"{outcome}","reason":"{reason}",'
         f'"detail":{_QUOTE(detail)},"kind":"{kind}","route":{_QUOTE(route)},"cache":"{cache}",'
-        f'"duration_us":{duration_us},"fingerprint":"{token_fingerprint}",'
+        f'"duration_us":{duration_us},"fingerprint":"{token_fingerprint}"{keys},'
         f'"kid":{_QUOTE(kid)},"iss":{_QUOTE(iss)},"sub":{_QUOTE(sub)},"client":{_q(client)},'
         f'"token_kind":"{token_kind}","expires_in":{expires_in}}}\n'
     )

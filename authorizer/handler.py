@@ -352,6 +352,7 @@ class Authorizer:
         started: int,
         cache: str,
         level: int = logging.INFO,
+        jwks: str | None = None,
     ) -> None:
         if not has_listeners() and not enabled(level):
             return
@@ -364,6 +365,7 @@ class Authorizer:
             (time.perf_counter_ns() - started) // 1000,
             None if exp is None else int(exp - self.clock()),
             level,
+            jwks=jwks,
         )
 
     def _denied(self, granted: frozenset[str]) -> tuple[dict[str, str], str]:
@@ -415,9 +417,17 @@ class Authorizer:
 
     def _decide_and_log(self, request: Request) -> tuple[Decision, Summary]:
         started = time.perf_counter_ns()
+        keys: JwksCache | None = self.jwks if self.verifier is not None else None
+        before = (keys.lookups, keys.fetches) if keys is not None else None
         decision = self.decide(request)
         summary = decision.summary()
-        self._log(request, summary, started, "miss")
+        # Whether this decision fetched the issuer's keys or found them cached (None: it looked
+        # no key up). A Lambda container takes one event at a time, so the counters are this
+        # decision's own.
+        jwks = None
+        if keys is not None and before is not None and keys.lookups != before[0]:
+            jwks = "fetched" if keys.fetches != before[1] else "cached"
+        self._log(request, summary, started, "miss", jwks=jwks)
         return decision, summary
 
     def policy_response(self, event: Any) -> dict[str, Any]:

@@ -205,6 +205,7 @@ class JwksCache:
         self._forced_at: float | None = None
         self._lock = threading.Lock()
         self.fetches = 0
+        self.lookups = 0  # with `fetches`: the decision line's `jwks` (fetched or cached)
         self.last_error: str | None = None
 
     def _refresh(self) -> None:
@@ -227,6 +228,7 @@ class JwksCache:
 
     def get(self, kid: str) -> RSAPublicKey | None:
         """Return the key for `kid`, fetching when the cache is stale or the kid is new."""
+        self.lookups += 1
         now = self._clock()
         if self._stale(now):
             with self._lock:

@@ -221,7 +221,9 @@ def test_explains_the_id_token_accepted_and_the_access_token_refused(lab: Any) -
     assert status_of(with_id) == "200"
     assert "Surprise: API Gateway's Cognito authorizer accepted an ID token here" in said(with_id)
     # The second call is a cache hit: Cognito caches claims, not a policy.
-    assert "reused the claims it cached for this token" in said(with_id_again)
+    assert "reused the claims in its result cache (TTL 300 s), keyed by the token" in said(
+        with_id_again
+    )
     assert "policy" not in said(with_id_again).split("Response body")[0]
     assert status_of(with_access) == "401"
     assert "Surprise: the access token is refused although it is valid" in said(with_access)

@@ -232,7 +232,7 @@ CASES: dict[str, Case] = {
         403,
         "authorizer",
         "insufficient_permission",
-        ["403: the policy API Gateway cached for this token denies the call", "`read:admin`"],
+        ["403: the policy in API Gateway's result cache denies the call", "`read:admin`"],
         ["did not invoke the Lambda TOKEN authorizer", "The policy explicitly denies"],
     ),
     "cached implicit deny": (
@@ -243,7 +243,7 @@ CASES: dict[str, Case] = {
         403,
         "authorizer",
         "implicit_deny",
-        ["403: the policy API Gateway cached for this token does not allow the call"],
+        ["403: the policy in API Gateway's result cache does not allow the call"],
         ["did not invoke", "The policy does not cover", "written for another route can refuse"],
     ),
     "authorizer 401: request shape": (
@@ -457,9 +457,11 @@ def test_the_authorizer_hop_shows_only_when_it_ran(
     cached = CASES["cached deny"][0](call, variant, tokens, lab)
     refused_first = CASES["identity source missing (REST)"][0](call, variant, tokens, lab)
 
-    assert ran.explanation.hops == ["webapp", "gateway", "authorizer"]
+    assert ran.explanation.hops[:3] == ["webapp", "gateway", "authorizer"]
+    assert "cache" not in ran.explanation.hops
     assert ran.explanation.authorizer_invoked is True
-    assert cached.explanation.hops == ["webapp", "gateway"]
+    # A cached answer: no authorizer ran, no key was looked up, no function called.
+    assert cached.explanation.hops == ["webapp", "gateway", "cache"]
     assert cached.explanation.cache == "hit"
     assert refused_first.explanation.authorizer_invoked is False
 

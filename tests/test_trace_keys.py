@@ -58,7 +58,7 @@ def test_the_views_cover_every_block_the_web_app_reads() -> None:
         if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "TraceView"
     ]
     reads = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "trace"]
-    # `if result.trace:` and `TraceView(result.trace)`, nothing else.
+    # `TraceView(result.trace) if result.trace`, nothing else.
     assert len(wraps) == 1
     assert len(reads) == 2
 

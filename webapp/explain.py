@@ -131,6 +131,22 @@ STATUS_MEANINGS = {
 }
 
 
+# The hops of the flow diagram (`templates/_flow.html`), each lit only when it happened on
+# this call: read from the trace (a Lambda authorizer invoked, keys fetched, the function
+# run) and from what the web app did (a token fetched from the identity provider).
+HOPS = {
+    "webapp": "the browser asked the web app",
+    "idp": "the web app fetched the token it sent from the identity provider",
+    "gateway": "the web app called API Gateway",
+    "cache": "API Gateway answered from its authorizer result cache",
+    "builtin": "API Gateway's built-in authorizer checked the token",
+    "builtin-jwks": "API Gateway fetched the issuer's signing keys (JWKS)",
+    "authorizer": "API Gateway invoked the Lambda authorizer",
+    "authorizer-jwks": "the Lambda authorizer fetched the issuer's signing keys (JWKS)",
+    "function": "API Gateway ran the function",
+}
+
+
 @dataclass
 class Explanation:
     """A headline and the steps behind it."""
@@ -142,7 +158,8 @@ class Explanation:
     authorizer_invoked: bool | None = None
     cache: str | None = None
     policy: dict[str, Any] | None = None
-    hops: list[str] = field(default_factory=list)  # for the flow diagram
+    # What happened on this call, for the flow diagram: the hops (see HOPS) that were taken.
+    hops: list[str] = field(default_factory=list)
 
 
 def reason_words(code: str | None, detail: str | None = None) -> str:
@@ -165,12 +182,59 @@ def explain(
         return Explanation(result.error, hops=["webapp"])
     status = result.status or 0
     meaning = STATUS_MEANINGS.get(status, "")
-    if result.trace:
-        explanation = _from_trace(TraceView(result.trace), status, meaning)
+    trace = TraceView(result.trace) if result.trace else None
+    if trace is not None:
+        explanation = _from_trace(trace, status, meaning)
     else:
         explanation = _without_trace(result, status, meaning, sent_token, expected_audience, now)
     explanation.steps.extend(cognito_surprises(result, sent_token, explanation))
+    permissions = permissions_step(trace, result.json_body, sent_token) if trace else None
+    if permissions:
+        explanation.steps.append(permissions)
     return explanation
+
+
+def permissions_step(trace: TraceView, body: Any, sent_token: str | None) -> str | None:
+    """Say where the function's `caller.permissions` came from, for this authorizer.
+
+    The same token lists different permissions behind different authorizers, because each
+    hands the function something else (`api/proxy.py` reads each shape): our Lambda
+    authorizer grants on `permissions` and `scope` alike and passes both in its context; API
+    Gateway's JWT and Cognito authorizers pass the token's claims, and decide on `scope` only.
+    """
+    caller = body.get("caller") if isinstance(body, dict) else None
+    authorizer = trace.authorizer
+    if not isinstance(caller, dict) or "permissions" not in caller or authorizer is None:
+        return None
+    if authorizer.type in ("TOKEN", "REQUEST"):
+        return (
+            "`caller.permissions` is what the Lambda authorizer put in its context: the "
+            "token's `permissions` claim followed by the words of its `scope` (which is why "
+            "`openid`, `profile`… can appear): this authorizer grants a route when either "
+            "holds the permission the route needs."
+        )
+    claims = _claims_of(sent_token)
+    scopes = (
+        "this route lists " + ", ".join(f"`{s}`" for s in authorizer.route_scopes)
+        if authorizer.route_scopes
+        else "this route lists none, so any valid token passes"
+    )
+    source = (
+        "the token's `permissions` claim"
+        if claims.get("permissions") or not claims
+        else "the words of the token's `scope` (it has no `permissions` claim)"
+    )
+    checks = (
+        f"it checks only `scope` (or `scp`) against the route's authorization scopes ({scopes})"
+        if authorizer.type == "JWT"
+        else "it checks the token type and, on a method with authorization scopes, `scope`"
+    )
+    return (
+        f"`caller.permissions` is {source}, from the claims API Gateway's {authorizer.style} "
+        f"passed to the function. That authorizer never reads `permissions`: {checks}. The "
+        "Lambda styles list more (the `scope` words too, like `openid`), because our Lambda "
+        "authorizer grants on `permissions` and `scope` alike."
+    )
 
 
 # Cognito's surprises ---------------------------------------------------------------------------
@@ -332,6 +396,8 @@ class _Authorizer(_Block):
     duration_ms = _Key(0.0)
     route_scopes = _Key(())
     claims = _Key()
+    cache_key = _Key()
+    jwks = _Key()
 
 
 class _Policy(_Block):
@@ -437,13 +503,16 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
         code = _reason(authorizer, policy)
         detail = authorizer.decision.detail or authorizer.detail
         needed = _needed_permission(authorizer.context, request.route)
-        if code == "explicit_deny" and needed:
-            # A cached policy written for another route: it denied this one up front.
+        simple = authorizer.type in ("TOKEN", "REQUEST") and policy is None
+        if needed and code in ("explicit_deny", "insufficient_permission") and not detail:
+            # A cached answer has no decision line: its context still names what the route
+            # needs (a cached policy's Deny, or a cached simple verdict).
             code = "insufficient_permission"
-            detail = f"{request.route} needs `{needed}`; the policy cached for this token denies it"
+            detail = f"{request.route} needs `{needed}`"
         explanation.reason_code = code
         explanation.detail = detail
         words = reason_words(code, detail)
+        outcome = _VERDICTS.get(authorizer.outcome or "", "decided")
         if stage == "identity_source":
             # API Gateway's own check: the authorizer never ran, so it decided nothing (the
             # words of these codes say so).
@@ -452,7 +521,7 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
                 words = words.replace("Authorization header", names)
             steps.append(trace.summary)
         elif authorizer.type == "JWT":
-            verdict = f"API Gateway's {style} {_VERDICTS.get(authorizer.outcome or '', 'decided')}"
+            verdict = f"API Gateway's {style} {outcome}"
             if not authorizer.identity_source_present:
                 steps.append(
                     f"API Gateway's {style} found no token in "
@@ -460,28 +529,35 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
                 )
             else:
                 steps.append(f"API Gateway's own {style} checked the token (no Lambda involved).")
-            steps.append(f"It {_VERDICTS.get(authorizer.outcome or '', 'decided')}: {words}.")
+                hops.append("builtin")
+            steps.append(f"It {outcome}: {words}.")
+            if authorizer.cache_key:
+                steps.append(f"Caching: {authorizer.cache_key}.")
         elif authorizer.cache == "hit" and authorizer.type == "COGNITO_USER_POOLS":
             # No policy here: API Gateway caches the verified claims, not an Allow/Deny.
-            verdict = f"API Gateway's {style} {_VERDICTS.get(authorizer.outcome or '', 'decided')}"
+            verdict = f"API Gateway's {style} {outcome}"
+            hops.append("cache")
             steps.append(
-                f"API Gateway reused the claims it cached for this token (TTL {authorizer.ttl} "
-                "s): it skipped the signature check, but still checked what this method needs "
-                "(an ID token, or an access token with one of its scopes)."
+                f"API Gateway reused the claims in its result cache (TTL {authorizer.ttl} s), "
+                f"keyed by {authorizer.cache_key or 'the token'}: it skipped the signature check."
             )
-            steps.append(f"It {_VERDICTS.get(authorizer.outcome or '', 'decided')}: {words}.")
+            steps.append(f"It {outcome}: {words}.")
         elif authorizer.cache == "hit":
+            hops.append("cache")
             effect = policy.effect if policy is not None else ""
-            verdict = (
-                "the policy API Gateway cached for this token "
-                f"{_POLICY_VERDICTS.get(effect, 'does not allow the call')}"
+            answer = "verdict" if simple else "policy"
+            verdict = f"the {answer} in API Gateway's result cache " + (
+                ("allows the call" if authorizer.outcome == "allow" else "denies the call")
+                if simple
+                else _POLICY_VERDICTS.get(effect, "does not allow the call")
             )
             steps.append(
-                f"API Gateway did not invoke the {style}: it reused the policy it cached for "
-                f"this token (TTL {authorizer.ttl} s)."
+                f"API Gateway did not invoke the {style}: it reused the {answer} in its result "
+                f"cache (TTL {authorizer.ttl} s), keyed by "
+                f"{authorizer.cache_key or 'the identity sources'}."
             )
-            steps.append(f"The cached policy decided: {words}.")
-            if code != "allowed":
+            steps.append(f"The cached {answer} decided: {words}.")
+            if code != "allowed" and not simple:
                 steps.append(
                     "The cached policy was written for the request that first brought this "
                     "token; API Gateway checks it again against each request's ARN"
@@ -491,8 +567,12 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
                         else ", so a policy written for another route can refuse this one."
                     )
                 )
+        elif authorizer.type == "COGNITO_USER_POOLS":
+            verdict = f"API Gateway's {style} {outcome}"
+            hops.append("builtin")
+            steps.append(f"API Gateway's own {style} checked the token (no Lambda involved).")
+            steps.append(f"It {outcome}: {words}.")
         else:
-            outcome = _VERDICTS.get(authorizer.outcome or "", "decided")
             verdict = f"the authorizer {outcome}"
             if authorizer.invoked:
                 start = "cold start" if authorizer.cold_start else "warm"
@@ -501,6 +581,11 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
                 )
                 hops.append("authorizer")
             steps.append(f"The authorizer {outcome}: {words}.")
+        keys = _jwks_step(authorizer)
+        if keys:
+            steps.append(keys)
+            if authorizer.jwks == "fetched":
+                hops.append("authorizer-jwks" if authorizer.invoked else "builtin-jwks")
         if policy is not None:
             explanation.policy = {
                 "arn": policy.arn,
@@ -547,6 +632,19 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
     if not explanation.headline:
         explanation.headline = f"{status}: {meaning or trace.summary}."
     return explanation
+
+
+def _jwks_step(authorizer: _Authorizer) -> str | None:
+    """How the issuer's signing keys were had for this request (the trace's `jwks`)."""
+    who = "The Lambda authorizer" if authorizer.invoked else "API Gateway"
+    if authorizer.jwks == "fetched":
+        return (
+            f"{who} fetched the issuer's signing keys (JWKS) on this call: its first token, "
+            "a key set past its cache time, or a key id it had not seen."
+        )
+    if authorizer.jwks == "cached":
+        return f"{who} took the issuer's signing keys from its own cache: no JWKS request."
+    return None
 
 
 def _needed_permission(context: Any, route: str) -> str | None:

@@ -38,6 +38,12 @@ class M2MTokens:
         self._tokens: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
+    def has_live_token(self, key: str) -> bool:
+        """Tell whether `token` would answer from the cache (no request to the provider)."""
+        with self._lock:
+            cached = self._tokens.get(key)
+        return bool(cached and cached[1] > time.time() + 60)
+
     def token(self, key: str, token_endpoint: str) -> str:
         """Return a live token for one client, fetching one when needed.
 

@@ -9,6 +9,7 @@ as a whole page.
 
 from __future__ import annotations
 
+import json
 import shlex
 import time
 from typing import Any
@@ -25,6 +26,7 @@ from .auth import current_user
 from .auth import fresh_tokens
 from .auth import provider_client
 from .auth import session_provider
+from .explain import HOPS
 from .explain import explain
 from .tokens import decode
 from .tokens import tampered
@@ -177,6 +179,7 @@ def _page(
         api_base=current_app.config["API_BASE_URL"],
         api_local=directory().local,
         note_text=request.form.get("text", "") if request.method == "POST" else "",
+        last_call=session.get("last_call") if result is not None else None,
     ), status
 
 
@@ -241,6 +244,14 @@ def call() -> Any:
         return refuse(
             "Log in first to send your token; logged out, choose “No token” or an M2M token.", 401
         )
+    # Whether this call made the web app ask the identity provider for the token it sends:
+    # an M2M token not cached yet (client credentials), or an expired copy.
+    machines = m2m_of(token_kind)
+    fetched_token = token_kind == "expired" or (
+        machines is not None
+        and token_kind in machines.clients
+        and not machines.has_live_token(token_kind)
+    )
     try:
         token = chosen_token(token_kind)
     except (RuntimeError, KeyError, ValueError) as exc:
@@ -259,13 +270,9 @@ def call() -> Any:
         target, chosen, token, token_kind, text, current_app.config["HTTP_TIMEOUT"]
     )
     explanation = explain(result, token, current_app.config["AUTH0_AUDIENCE"])
-    session["last_call"] = {
-        "hops": explanation.hops,
-        "status": result.status,
-        "api": target.style.title,
-        "action": chosen.label,
-        "cache": explanation.cache,
-    }
+    if fetched_token:
+        explanation.hops.insert(1, "idp")
+    session["last_call"] = last_call(explanation, result.status, target.style.title, chosen.label)
     if fragment:
         return render_template(
             "_call_result.html",
@@ -273,8 +280,28 @@ def call() -> Any:
             explanation=explanation,
             logged_in=current_user() is not None,
             token_curl=m2m_token_curl(token_kind),
+            last_call=session["last_call"],
         )
     return _page(result, explanation, token_curl=m2m_token_curl(token_kind))
+
+
+def last_call(explanation: Any, status: int | None, api: str, action: str) -> dict[str, Any]:
+    """What the flow diagram shows of a call (kept in the session for the home page)."""
+    return {
+        "hops": explanation.hops,
+        "happened": [HOPS[hop] for hop in explanation.hops if hop in HOPS],
+        "status": status,
+        "api": api,
+        "action": action,
+        "cache": explanation.cache,
+    }
+
+
+@bp.app_template_filter("pretty_json")
+def pretty_json(value: Any) -> str:
+    """JSON for people: indented, keys sorted, characters as they are (`<redacted>`, not
+    `\\u003credacted\\u003e`). Jinja's autoescaping makes it safe in HTML, as with any text."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def m2m_token_curl(kind: str) -> str | None:

@@ -235,17 +235,26 @@ class LambdaAuthorizer(AuthorizerType):
         self.redaction = Redaction(config.identity_sources)
         # REST REQUEST authorizers with caching off run without identity sources.
         self.needs_identity = config.kind == "TOKEN" or self.ttl > 0 or api.kind == "HTTP"
+        # What AWS keys the cached result by, in words the page shows as they are: the
+        # identity sources in the API's own syntax, and what a hit re-checks.
+        sources = " and ".join(self.trace_fields["identity_sources"])
+        arn = "method ARN" if api.kind == "REST" else "route ARN"
         self.trace_fields["cache_key"] = (
             "not cached"
             if self.ttl == 0
-            else "the token (method ARN re-checked per request)"
+            else f"the token ({sources}); the cached policy is checked again against each "
+            f"request's {arn}"
             if config.kind == "TOKEN"
-            else "the identity source values"
+            else f"the values of {sources}; the cached verdict allows or denies every request "
+            "with the same values"
             + (
-                " (a simple response applies to every route with these values)"
-                if config.simple_responses
-                else " (the policy re-checked against each request's ARN)"
+                ", so it is per token and per route"
+                if "$context.routeKey" in config.identity_sources
+                else ", whatever its route"
             )
+            if config.simple_responses
+            else f"the values of {sources}; the cached policy is checked again against each "
+            f"request's {arn}"
         )
 
     def authorize(self, exchange: Exchange) -> Grant | Refusal:
@@ -317,6 +326,9 @@ class LambdaAuthorizer(AuthorizerType):
             duration_ms=round(invocation.duration_ms, 3),
             function=self.function.logical_id,
         )
+        keys = (block.get("decision") or {}).get("jwks")
+        if keys is not None:  # only our authorizer's decision line says how it had the keys
+            block["jwks"] = keys
         failure = self._failure(invocation, block)
         if failure is not None:
             return failure
@@ -379,12 +391,18 @@ class LambdaAuthorizer(AuthorizerType):
         whose payload version shapes the context the integration receives)."""
         context = response.get("context") or {}
         if self.config.simple_responses:
+            # The context rides along in the trace, so a cached verdict still says why.
+            shown = {"context": context} if context else {}
             if response.get("isAuthorized") is True:
                 reason = context.get("reason", "allowed")
                 granted = events.lambda_authorizer_context(self.api, route, context, None)
-                return Verdict({"outcome": "allow", "reason": reason}, None, granted)
+                return Verdict({"outcome": "allow", "reason": reason, **shown}, None, granted)
             return Verdict(
-                {"outcome": "deny", "reason": context.get("reason") or decision_reason},
+                {
+                    "outcome": "deny",
+                    "reason": context.get("reason") or decision_reason,
+                    **shown,
+                },
                 None,
                 None,
                 Refusal(
@@ -482,6 +500,10 @@ class JwtAuthorizer(AuthorizerType):
         super().__init__(api, config, services)
         self.ttl = 0
         self.trace_fields["ttl"] = 0
+        self.trace_fields["cache_key"] = (
+            "not cached: the JWT authorizer checks every request's token itself and keeps only "
+            "the issuer's public keys (JWKS)"
+        )
         self.checker = JwtChecker(config.issuer or "", config.audience)
 
     def authorize(self, exchange: Exchange) -> Grant | Refusal:
@@ -497,6 +519,8 @@ class JwtAuthorizer(AuthorizerType):
         exchange.trace["authorizer"] = block
         outcome = self.checker.check(identity, route.scopes)
         block.update(reason=outcome.reason, detail=outcome.detail, route_scopes=list(route.scopes))
+        if self.checker.jwks is not None:
+            block["jwks"] = self.checker.jwks  # type: ignore[typeddict-item]
         if outcome.claims:
             block["claims"] = {
                 k: outcome.claims.get(k)
@@ -534,7 +558,11 @@ class CognitoUserPoolsAuthorizer(AuthorizerType):
         super().__init__(api, config, services)
         self.checker = CognitoChecker(config.user_pool_issuers)
         self.trace_fields["cache_key"] = (
-            "not cached" if self.ttl == 0 else "the token (what the method needs re-checked)"
+            "not cached"
+            if self.ttl == 0
+            else f"the token ({' and '.join(self.trace_fields['identity_sources'])}); what "
+            "each method needs (an ID token, or an access token with one of its scopes) is "
+            "checked again"
         )
 
     def authorize(self, exchange: Exchange) -> Grant | Refusal:
@@ -571,6 +599,8 @@ class CognitoUserPoolsAuthorizer(AuthorizerType):
         else:
             block["cache"] = "miss" if self.ttl > 0 else "off"
             outcome = self.checker.verify(token)
+            if self.checker.jwks is not None:
+                block["jwks"] = self.checker.jwks  # type: ignore[typeddict-item]
             claims = outcome.claims
             if outcome.allowed and self.ttl > 0:
                 self.services.cache.put(key, claims, self.ttl)

@@ -29,6 +29,7 @@ from typing import Any
 
 import jwt
 
+from .jwt_authorizer import KeyClient
 from .jwt_authorizer import check_times
 
 EXPIRED_MESSAGE = "The incoming token has expired"
@@ -74,15 +75,22 @@ class CognitoChecker:
 
     def __init__(self, issuers: tuple[str, ...]) -> None:
         self.issuers = issuers
-        self._clients: dict[str, jwt.PyJWKClient] = {}
+        self._clients: dict[str, KeyClient] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
 
-    def _keys(self, issuer: str) -> jwt.PyJWKClient:
+    @property
+    def jwks(self) -> str | None:
+        """How this thread's last `verify` got the pool's keys: "fetched", "cached", or None
+        when it refused the token before looking a key up."""
+        return getattr(self._local, "jwks", None)
+
+    def _keys(self, issuer: str) -> KeyClient:
         with self._lock:
             client = self._clients.get(issuer)
             if client is None:
                 # Cognito publishes its keys at a fixed path under the issuer.
-                client = jwt.PyJWKClient(
+                client = KeyClient(
                     issuer + "/.well-known/jwks.json", lifespan=3600, cooldown_duration=0, timeout=3
                 )
                 self._clients[issuer] = client
@@ -90,6 +98,7 @@ class CognitoChecker:
 
     def verify(self, token: str) -> CognitoOutcome:
         """Check the token itself (not what the method needs): pool, key, signature, time."""
+        self._local.jwks = None
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -106,12 +115,15 @@ class CognitoChecker:
                 reason="wrong_issuer",
                 detail="the token was not issued by this authorizer's user pool",
             )
+        client = self._keys(issuer)
         try:
-            key = self._keys(issuer).get_signing_key(header.get("kid"))
+            key = client.signing_key(header.get("kid"))
         except (jwt.PyJWKClientError, OSError, ValueError, KeyError):
+            self._local.jwks = client.last_lookup
             return CognitoOutcome(
                 False, reason="unknown_kid", detail="the kid is not in the user pool's JWKS"
             )
+        self._local.jwks = client.last_lookup
         try:
             claims = jwt.decode(
                 token,

@@ -92,29 +92,62 @@ def check_times(claims: dict[str, Any], now: float) -> JwtOutcome | None:
     return None
 
 
+class KeyClient(jwt.PyJWKClient):
+    """A JWKS client that tells whether a key lookup fetched the issuer's key set or found it
+    in its cache: the trace's `authorizer.jwks`, so the flow diagram lights the JWKS arrow
+    only when the keys really travelled (per thread, as requests are served in threads)."""
+
+    def __init__(self, uri: str, **kwargs: Any) -> None:
+        super().__init__(uri, **kwargs)
+        self._local = threading.local()
+
+    def fetch_data(self) -> Any:
+        self._local.fetched = True
+        return super().fetch_data()
+
+    def signing_key(self, kid: Any) -> jwt.PyJWK:
+        """`get_signing_key`, noting for `last_lookup` whether it fetched the key set."""
+        self._local.fetched = False
+        try:
+            return self.get_signing_key(kid)
+        finally:
+            self._local.last = "fetched" if self._local.fetched else "cached"
+
+    @property
+    def last_lookup(self) -> str | None:
+        """How this thread's last lookup got the keys: "fetched" or "cached"."""
+        return getattr(self._local, "last", None)
+
+
 class JwtAuthorizer:
     """One JWT authorizer configuration (issuer and audiences), with its key cache."""
 
     def __init__(self, issuer: str, audiences: tuple[str, ...]) -> None:
         self.issuer = issuer
         self.audiences = audiences
-        self._client: jwt.PyJWKClient | None = None
+        self._client: KeyClient | None = None
         self._lock = threading.Lock()
+        self._local = threading.local()
 
-    def _keys(self) -> jwt.PyJWKClient:
+    @property
+    def jwks(self) -> str | None:
+        """How this thread's last check got the issuer's keys: "fetched", "cached", or None
+        when it refused the token before looking a key up."""
+        return getattr(self._local, "jwks", None)
+
+    def _keys(self) -> KeyClient:
         with self._lock:
             if self._client is None:
                 discovery = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
                 with urllib.request.urlopen(discovery, timeout=3) as response:  # noqa: S310
                     jwks_uri = json.load(response)["jwks_uri"]
                 # API Gateway caches keys up to an hour and refetches for a kid it has not seen.
-                self._client = jwt.PyJWKClient(
-                    jwks_uri, lifespan=3600, cooldown_duration=0, timeout=3
-                )
+                self._client = KeyClient(jwks_uri, lifespan=3600, cooldown_duration=0, timeout=3)
             return self._client
 
     def check(self, identity: str | None, route_scopes: tuple[str, ...]) -> JwtOutcome:
         """Run the documented checks on one request's identity source."""
+        self._local.jwks = None
         if not identity or not identity.strip():
             return JwtOutcome(401, "missing_token", "the identity source is missing")
         token = identity.strip()
@@ -132,12 +165,17 @@ class JwtAuthorizer:
                 else "the token's signing method is invalid"
             )
             return JwtOutcome(401, "alg_not_allowed", detail)
+        client: KeyClient | None = None
         try:
-            key = self._keys().get_signing_key(header.get("kid"))
+            client = self._keys()
+            key = client.signing_key(header.get("kid"))
         except (jwt.PyJWKClientError, OSError, ValueError, KeyError):
+            # The discovery document counts as fetching: it is the way to the keys.
+            self._local.jwks = client.last_lookup if client is not None else "fetched"
             return JwtOutcome(
                 401, "unknown_kid", "the signing key (kid) was not found in the issuer's JWKS"
             )
+        self._local.jwks = client.last_lookup
         try:
             # Signature only here; the time claims follow the module's one clock rule below.
             claims = jwt.decode(

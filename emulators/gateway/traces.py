@@ -65,6 +65,7 @@ class TraceDecision(TypedDict, total=False):
     cache: Required[str]  # the authorizer's own decision cache: "miss" or "hit"
     duration_us: Required[int]
     fingerprint: Required[str | None]  # the token's id (`audit.fingerprint`); None: no token
+    jwks: str  # "fetched" or "cached": how the keys were had; absent when none was looked up
     # Only when the token verified:
     kid: str
     iss: str
@@ -88,12 +89,18 @@ class TraceAuthorizer(TypedDict, total=False):
     outcome: Required[Literal["allow", "deny", "unauthorized", "error"]]
     reason: Required[str | None]  # a reason code (see the README); None: the authorizer gave none
     cache_key: str  # what AWS keys the cached result by, in words (Lambda authorizers)
+    # How the issuer's signing keys (JWKS) were had for this request: "fetched" (a cold
+    # start, an expired key set or an unknown kid sent the authorizer to the JWKS URI) or
+    # "cached". Absent when no key was looked up (a result-cache hit, a token refused before
+    # its signature, an authorizer of one's own that logs no decision line). Lambda
+    # authorizers: from the decision line's `jwks`; JWT and Cognito: API Gateway's own.
+    jwks: Literal["fetched", "cached"]
     detail: str  # the reason in words (JWT authorizer)
     arn: str  # the method ARN (REST) or route ARN (HTTP) the decision was for
     event: dict[str, Any]  # the authorizer's event, credentials redacted
     result: dict[str, Any]  # what the authorizer returned
     decision: TraceDecision  # our authorizer's decision line (not on a result-cache hit)
-    context: dict[str, Any]  # the context of the authorizer's answer (policy mode)
+    context: dict[str, Any]  # the context of the authorizer's answer (also on a cache hit)
     cached_decision_reason: str | None  # on a hit: the reason of the cached decision
     error: TraceError  # the authorizer raised, timed out or answered malformed
     cold_start: bool

@@ -318,8 +318,14 @@ def test_the_line_written_without_listeners_carries_the_same_fields(
         remove_listener(seen.append)
     capsys.readouterr()
 
+    # The first pass fetched the issuer's keys, the second found them cached.
+    assert [line.get("jwks") for line in lines] == ["fetched", "cached", "cached", "cached"] + [
+        None
+    ] * 2
+    assert [fields.get("jwks") for fields in seen] == ["cached"] * 4 + [None] * 2
     for fields in (*lines, *seen):
         fields.pop("duration_us")
+        fields.pop("jwks", None)
         # Seconds to expiry may tick between the two passes on a loaded machine.
         fields["expires_in"] = fields.get("expires_in") is not None
     assert [line["reason"] for line in lines] == [
