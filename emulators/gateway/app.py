@@ -21,6 +21,7 @@ import logging
 import time
 from typing import Any
 from urllib.parse import parse_qsl
+from urllib.parse import quote
 
 from werkzeug.wrappers import Request
 
@@ -68,6 +69,20 @@ def _request_path(environ: dict[str, Any]) -> str:
         return path.encode("latin-1").decode("utf-8")
     except UnicodeError:  # not UTF-8: keep what the server gave (AWS would too, mangled)
         return path
+
+
+def _raw_path(environ: dict[str, Any]) -> str:
+    """The path as the client sent it, still percent-encoded: what a SigV4 signature covers.
+
+    Werkzeug and Granian keep it in RAW_URI/REQUEST_URI; otherwise the decoded path is
+    encoded again as clients encode it (botocore quotes with `/~` safe).
+    """
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        path = raw.split("?", 1)[0]
+        if path.startswith("/"):
+            return path
+    return quote((environ.get("PATH_INFO") or "/").encode("latin-1"), safe="/~")
 
 
 class Gateway:
@@ -211,6 +226,7 @@ class Gateway:
             environ.get("REMOTE_ADDR") or "127.0.0.1",
             int(time.time() * 1000),
         )
+        request.raw_path = _raw_path(environ)
         exchange = Exchange(api, request, trace)
 
         # Route match.
