@@ -345,10 +345,11 @@ class _ExpectedSigner(SigV4Auth):
         self,
         credentials: Credentials,
         region: str,
+        service: str,
         signed: HTTPHeaders,
         unsigned_payload: bool,
     ) -> None:
-        super().__init__(credentials, SERVICE, region)
+        super().__init__(credentials, service, region)
         self._signed = signed
         self._unsigned_payload = unsigned_payload
 
@@ -390,16 +391,14 @@ def expected(
     if signed.placement == "query":
         pairs = [(k, v) for k, v in query if k != "X-Amz-Signature"]
     lowered = {name.lower(): value for name, value in headers}
-    # The body counts as UNSIGNED-PAYLOAD for presigned URLs (botocore's SigV4QueryAuth)
-    # and when the client declared it so; any other declared hash is not trusted: the
-    # body's own hash is what the signature must cover.
-    unsigned = (
-        signed.placement == "query"
-        or lowered.get("x-amz-content-sha256", "").strip() == UNSIGNED_PAYLOAD
-    )
+    # The body counts as UNSIGNED-PAYLOAD only when the client declared it so; any other
+    # declared hash is not trusted: the body's own hash is what the signature must cover.
+    # (botocore's SigV4QueryAuth hashes the body too; only S3's presigned URLs are unsigned.)
+    unsigned = lowered.get("x-amz-content-sha256", "").strip() == UNSIGNED_PAYLOAD
     signer = _ExpectedSigner(
         Credentials(signed.access_key_id, secret_access_key),
         signed.region,
+        signed.service,  # execute-api once `check_claims` passed
         signed_map,
         unsigned,
     )
