@@ -101,8 +101,7 @@ REASONS = {
     "Authorization header and no presigned query string)",
     "sigv4_malformed": "the Authorization header is not a SigV4 signature (it needs "
     "Credential, SignedHeaders and Signature, and an X-Amz-Date or Date header)",
-    "sigv4_unsupported_algorithm": "the signature uses an algorithm other than "
-    "AWS4-HMAC-SHA256",
+    "sigv4_unsupported_algorithm": "the signature uses an algorithm other than AWS4-HMAC-SHA256",
     "sigv4_bad_credential": "the signature's credential scope is not "
     "<key>/<date>/<region>/execute-api/aws4_request",
     "sigv4_wrong_service": "the signature is scoped to another AWS service than execute-api",
