@@ -3,8 +3,11 @@
 The caller comes only from what API Gateway put in `requestContext.authorizer` after the
 authorizer ran, never from the request itself, in each of the shapes AWS uses:
 REST (`authorizer.principalId` and context keys), HTTP API Lambda authorizers
-(`authorizer.lambda`), HTTP API JWT authorizers (`authorizer.jwt.claims`) and REST Cognito
-user pool authorizers (`authorizer.claims`, every value a string, no `principalId`).
+(`authorizer.lambda`), HTTP API JWT authorizers (`authorizer.jwt.claims`), REST Cognito
+user pool authorizers (`authorizer.claims`, every value a string, no `principalId`) and IAM
+authorization (REST: `requestContext.identity`; HTTP: `authorizer.iam`), where the caller is
+the Cognito identity id for identity-pool credentials, else the signer's IAM ARN
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+from typing import NotRequired
 from typing import TypedDict
 
 
@@ -26,7 +30,9 @@ class Caller(TypedDict):
     kind: str  # "user" or "client"
     clientId: str | None
     permissions: list[str]
-    authorizer: str  # which shape it came from: "rest", "lambda", "jwt" or "cognito"
+    authorizer: str  # which shape it came from: "rest", "lambda", "jwt", "cognito" or "iam"
+    userArn: NotRequired[str]  # IAM callers: the ARN that signed (user or assumed role)
+    identityId: NotRequired[str | None]  # IAM callers: the Cognito identity, if any
 
 
 def json_response(
@@ -64,8 +70,38 @@ def _context_words(value: Any) -> list[str]:
     return []
 
 
+def _iam_caller(event: dict[str, Any]) -> Caller | None:
+    """The IAM caller API Gateway verified, or None when the route is not an IAM one."""
+    context = event.get("requestContext") or {}
+    authorizer = context.get("authorizer")
+    iam = authorizer.get("iam") if isinstance(authorizer, dict) else None
+    if isinstance(iam, dict):
+        arn = iam.get("userArn")
+        identity_id = (iam.get("cognitoIdentity") or {}).get("identityId")
+    else:
+        identity = context.get("identity") or {}
+        arn = identity.get("userArn")
+        identity_id = identity.get("cognitoIdentityId")
+    if not arn:
+        return None
+    return {
+        # Identity-pool users keep one identity id across sessions; a role session's ARN
+        # does not name the user, so only plain IAM users are known by their ARN.
+        "sub": str(identity_id or arn),
+        "kind": "user" if identity_id else "client",
+        "clientId": None,
+        "permissions": [],
+        "authorizer": "iam",
+        "userArn": str(arn),
+        "identityId": identity_id,
+    }
+
+
 def caller(event: dict[str, Any]) -> Caller | None:
     """Return the caller the authorizer established, or None for an unauthenticated route."""
+    iam = _iam_caller(event)
+    if iam is not None:
+        return iam
     authorizer = (event.get("requestContext") or {}).get("authorizer")
     if not isinstance(authorizer, dict):
         return None

@@ -42,6 +42,8 @@ def route_problems(model: Model, tenant: dict[str, Any], default_scope: str) -> 
                 authorizer.kind == "JWT" and authorizer.issuer != model.parameters["TokenIssuer"]
             ):
                 continue  # scopes of the user pool (tests/test_cognito_idp.py checks them)
+            if authorizer.kind == "AWS_IAM":
+                continue  # IAM policies decide, not token permissions (tests/gateway/test_iam.py)
             if authorizer.function is None:  # the built-in JWT authorizer
                 jwt_scopes[route.key] = route.scopes
                 for scope in route.scopes:

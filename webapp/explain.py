@@ -96,6 +96,37 @@ REASONS = {
     "authorizer_malformed_response": "the authorizer returned a response API Gateway cannot "
     "use (no `principalId`, a bad policy or context, `isAuthorized` not a boolean), which it "
     "answers with 500",
+    # IAM authorization (SigV4) on AWS_IAM routes:
+    "sigv4_missing": "the request is not signed with AWS Signature Version 4 (no "
+    "Authorization header and no presigned query string)",
+    "sigv4_malformed": "the Authorization header is not a SigV4 signature (it needs "
+    "Credential, SignedHeaders and Signature, and an X-Amz-Date or Date header)",
+    "sigv4_unsupported_algorithm": "the signature uses an algorithm other than AWS4-HMAC-SHA256",
+    "sigv4_bad_credential": "the signature's credential scope is not "
+    "<key>/<date>/<region>/execute-api/aws4_request",
+    "sigv4_wrong_service": "the signature is scoped to another AWS service than execute-api",
+    "sigv4_wrong_region": "the signature is scoped to another region than the API's",
+    "sigv4_scope_date": "the date in the signature's scope is not the date it was signed",
+    "sigv4_host_not_signed": "the Host header is not among the signed headers",
+    "sigv4_bad_date": "the signing time (X-Amz-Date) is not in SigV4's yyyymmddThhmmssZ form",
+    "sigv4_expired": "the signature is too old: it must reach API Gateway within 5 minutes of "
+    "its time (or before a presigned URL expires)",
+    "sigv4_not_yet_current": "the signature is dated more than 5 minutes in the future",
+    "unknown_access_key": "the access key id is not one of this AWS account's",
+    "session_token_missing": "temporary credentials were used without their session token "
+    "(X-Amz-Security-Token)",
+    "session_token_invalid": "the session token (X-Amz-Security-Token) is not the one issued "
+    "with these temporary credentials",
+    "unexpected_session_token": "a session token was sent with a long-term access key",
+    "credentials_expired": "the temporary credentials have expired; get new ones",
+    "signature_mismatch": "the signature does not match what API Gateway computed: a wrong "
+    "secret key, or the request (path, query, headers, body) changed after it was signed",
+    "iam_allowed": "the request is signed by a known principal whose IAM policy allows "
+    "execute-api:Invoke on this route",
+    "iam_not_allowed": "no IAM policy of the signing principal allows execute-api:Invoke on "
+    "this route",
+    "iam_explicit_deny": "an IAM policy of the signing principal explicitly denies "
+    "execute-api:Invoke on this route",
 }
 
 # Codes whose detail (from the authorizer's decision line or the JWT authorizer) names what

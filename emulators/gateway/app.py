@@ -21,6 +21,7 @@ import logging
 import time
 from typing import Any
 from urllib.parse import parse_qsl
+from urllib.parse import quote
 
 from werkzeug.wrappers import Request
 
@@ -73,6 +74,20 @@ def _request_path(environ: dict[str, Any]) -> str:
         return path
 
 
+def _raw_path(environ: dict[str, Any]) -> str:
+    """The path as the client sent it, still percent-encoded: what a SigV4 signature covers.
+
+    Werkzeug and Granian keep it in RAW_URI/REQUEST_URI; otherwise the decoded path is
+    encoded again as clients encode it (botocore quotes with `/~` safe).
+    """
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        path = raw.split("?", 1)[0]
+        if path.startswith("/"):
+            return path
+    return quote((environ.get("PATH_INFO") or "/").encode("latin-1"), safe="/~")
+
+
 class Gateway:
     """The emulator as a WSGI application."""
 
@@ -99,14 +114,16 @@ class Gateway:
             }
             for api in model.apis
         }
-        self.authorization = Authorization(model.apis, self.runtime, ResultCache())
-        self.integration = Integration(self.runtime)
-        self.traces = TraceStore()
-        self.local = LocalEndpoints(self)
         # The local AWS account (IAM principals, STS, identity pools) read from the same
         # template; its credential store is what the IAM authorizer looks access keys up in.
         self.account = account or LocalAccount()
         self.aws = AwsEndpoints(self.account, self.base_url)
+        self.authorization = Authorization(
+            model.apis, self.runtime, ResultCache(), self.account.credentials
+        )
+        self.integration = Integration(self.runtime)
+        self.traces = TraceStore()
+        self.local = LocalEndpoints(self)
 
     def stages_of(self, api_id: str) -> dict[str, Api]:
         """The stages of one API by name (empty when there is no such API)."""
@@ -219,6 +236,7 @@ class Gateway:
             environ.get("REMOTE_ADDR") or "127.0.0.1",
             int(time.time() * 1000),
         )
+        request.raw_path = _raw_path(environ)
         exchange = Exchange(api, request, trace)
 
         # Route match.

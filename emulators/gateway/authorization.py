@@ -32,6 +32,7 @@ from typing import ClassVar
 from typing import NamedTuple
 
 from authorizer import audit
+from emulators.aws.credentials import CredentialStore
 
 from . import events
 from .cognito_authorizer import EXPIRED_MESSAGE
@@ -41,6 +42,8 @@ from .cognito_authorizer import render_claims as render_cognito_claims
 from .exchange import Exchange
 from .exchange import Grant
 from .exchange import Refusal
+from .iam_authorizer import IamChecker
+from .iam_authorizer import grant_fields
 from .jwt_authorizer import JwtAuthorizer as JwtChecker
 from .jwt_authorizer import render_claims
 from .lambdas import Invocation
@@ -627,21 +630,76 @@ class CognitoUserPoolsAuthorizer(AuthorizerType):
         )
 
 
+class IamAuthorizer(AuthorizerType):
+    """`AWS_IAM`: SigV4 signature, credential and identity policies (`iam_authorizer.py`).
+
+    Nothing is cached: every request's signature is its own. The credentials are the local
+    account's (`Authorization.credentials`).
+    """
+
+    kinds = ("AWS_IAM",)
+
+    def __init__(self, api: Api, config: Authorizer, services: Authorization) -> None:
+        super().__init__(api, config, services)
+        self.ttl = 0
+        self.trace_fields["ttl"] = 0
+        self.checker = IamChecker(services.credentials, rest=api.kind == "REST")
+
+    def authorize(self, exchange: Exchange) -> Grant | Refusal:
+        request = exchange.request
+        signed = bool(request.header("Authorization")) or any(
+            name == "X-Amz-Algorithm" for name, _ in request.query
+        )
+        block: TraceAuthorizer = {  # type: ignore[typeddict-item]
+            **self.trace_fields,
+            "identity_source_present": signed,
+            "invoked": False,
+            "cache": "off",
+            "arn": request.arn,
+        }
+        exchange.trace["authorizer"] = block
+        outcome = self.checker.check(request)
+        block.update(reason=outcome.reason, detail=outcome.detail)
+        if outcome.block:
+            block["iam"] = outcome.block
+        statement = outcome.block.get("statement", False)
+        if statement is not False:
+            exchange.trace["policy"] = {
+                "arn": request.arn,
+                "effect": statement["effect"] if statement else "ImplicitDeny",
+                "resource": statement["resource"] if statement else None,
+            }
+        if outcome.allowed:
+            block["outcome"] = "allow"
+            context, identity = grant_fields(outcome, self.api.kind == "REST")
+            return Grant(context, identity)
+        assert outcome.response is not None
+        block["outcome"] = "deny" if outcome.response == "ACCESS_DENIED" else "unauthorized"
+        return Refusal(
+            outcome.response,
+            f"IAM authorization refused the request: {outcome.detail}.",
+            message=outcome.message,
+            error_type=outcome.error_type,
+        )
+
+
 # The authorizer types the gateway serves, by the template's type name.
 AUTHORIZER_TYPES: dict[str, type[AuthorizerType]] = {
     kind: cls
-    for cls in (LambdaAuthorizer, JwtAuthorizer, CognitoUserPoolsAuthorizer)
+    for cls in (LambdaAuthorizer, JwtAuthorizer, CognitoUserPoolsAuthorizer, IamAuthorizer)
     for kind in cls.kinds
 }
 
 
 @dataclass
 class Authorization:
-    """The stage: every API's authorizers, the shared result cache and the Lambda runtime."""
+    """The stage: every API's authorizers, the shared result cache, the Lambda runtime and
+    the local AWS account's credentials (what `AWS_IAM` routes check signatures against)."""
 
     apis: list[Api]
     runtime: LambdaRuntime
     cache: ResultCache = field(default_factory=ResultCache)
+    credentials: CredentialStore = field(default_factory=CredentialStore)
 
     def __post_init__(self) -> None:
         self._local = threading.local()

@@ -28,11 +28,15 @@ import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from typing import Any
 
 from .template import ACCOUNT
 from .template import Api
 from .template import Route
+
+if TYPE_CHECKING:
+    from emulators.aws.credentials import Principal
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
@@ -54,6 +58,9 @@ class IncomingRequest:
     # (REST) or route ARN (HTTP) of this request, which holds the real path.
     path_parameters: dict[str, str] | None = None
     arn: str = ""
+    # The whole path as the client sent it, still percent-encoded (`/abc123/dev/a%2Fb`):
+    # what a SigV4 signature covers.
+    raw_path: str = ""
 
     def header(self, name: str) -> str | None:
         """Return a header's value (case-insensitive); repeated headers are comma-joined."""
@@ -281,12 +288,21 @@ def _http_authorizer(route: Route, authorizer: dict[str, Any] | None) -> dict[st
 
 
 def rest_proxy_event(
-    api: Api, route: Route, request: IncomingRequest, authorizer: dict[str, Any] | None
+    api: Api,
+    route: Route,
+    request: IncomingRequest,
+    authorizer: dict[str, Any] | None,
+    identity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Return the payload 1.0 event of a REST Lambda proxy integration."""
+    """Return the payload 1.0 event of a REST Lambda proxy integration.
+
+    `identity` holds the IAM caller's `requestContext.identity` fields (`iam_identity`).
+    """
     headers, multi_headers = _v1_headers(api, request)
     query, multi_query = _v1_query(request)
     context = _v1_request_context(api, route, request)
+    if identity:
+        context["identity"].update(identity)
     if authorizer is not None:
         context["authorizer"] = authorizer
     body, is_base64 = _rest_body(api, request)
@@ -362,12 +378,16 @@ def _v2_optional(event: dict[str, Any], api: Api, request: IncomingRequest) -> N
 
 
 def http_proxy_event(
-    api: Api, route: Route, request: IncomingRequest, authorizer: dict[str, Any] | None
+    api: Api,
+    route: Route,
+    request: IncomingRequest,
+    authorizer: dict[str, Any] | None,
+    identity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the event of an HTTP API Lambda integration, in the route's payload version."""
     authorizer = _http_authorizer(route, authorizer)
     if route.payload_version == "1.0":
-        return http_v1_proxy_event(api, route, request, authorizer)
+        return http_v1_proxy_event(api, route, request, authorizer, identity)
     headers, cookies = _v2_headers(request)
     context = _v2_request_context(api, route, request)
     if authorizer is not None:
@@ -391,16 +411,24 @@ def http_proxy_event(
 
 
 def http_v1_proxy_event(
-    api: Api, route: Route, request: IncomingRequest, authorizer: dict[str, Any] | None
+    api: Api,
+    route: Route,
+    request: IncomingRequest,
+    authorizer: dict[str, Any] | None,
+    identity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the payload 1.0 event of an HTTP API Lambda integration.
 
     The REST shape with `"version": "1.0"`, lower-case header names, the full path, and the
-    authorizer's context as it is (see `lambda_authorizer_context`).
+    authorizer's context as it is (see `lambda_authorizer_context`). An IAM caller fills
+    `requestContext.identity` as on REST (the emulator's reading of the 1.0 format, whose
+    identity block has these fields; unverified against a capture).
     """
     headers, multi_headers = _v1_headers(api, request)
     query, multi_query = _v1_query(request)
     context = _v1_request_context(api, route, request)
+    if identity:
+        context["identity"].update(identity)
     context["authorizer"] = (
         authorizer if authorizer is not None else {"claims": None, "scopes": None}
     )
@@ -473,3 +501,50 @@ def request_authorizer_event(
         event["identitySource"] = ",".join(identity)
         event["authorizationToken"] = ",".join(identity)
     return event
+
+
+def iam_identity(principal: Principal, access_key_id: str) -> dict[str, Any]:
+    """Return the `requestContext.identity` fields of an IAM caller (REST, HTTP payload 1.0).
+
+    As `api-gateway-mapping-template-reference` lists them: `caller` and `user` are the
+    principal's id (`AIDA…`, or `AROA…:<session>`), `userArn` the ARN IAM evaluated, and the
+    `cognito*` fields are set only for identity-pool credentials.
+    """
+    cognito = principal.cognito
+    return {
+        "accountId": principal.account_id,
+        "caller": principal.caller_id,
+        "user": principal.caller_id,
+        "userArn": principal.arn,
+        "accessKey": access_key_id,
+        "principalOrgId": None,
+        "cognitoIdentityId": cognito.identity_id if cognito else None,
+        "cognitoIdentityPoolId": cognito.identity_pool_id if cognito else None,
+        "cognitoAuthenticationType": cognito.authentication_type if cognito else None,
+        "cognitoAuthenticationProvider": cognito.authentication_provider if cognito else None,
+    }
+
+
+def iam_authorizer_context(principal: Principal, access_key_id: str) -> dict[str, Any]:
+    """Return `requestContext.authorizer` of an HTTP API event after IAM authorization:
+    `{"iam": {...}}`, the shape of AWS's published `APIGatewayRequestContextV2` type."""
+    cognito = principal.cognito
+    return {
+        "iam": {
+            "accessKey": access_key_id,
+            "accountId": principal.account_id,
+            "callerId": principal.caller_id,
+            "cognitoIdentity": (
+                {
+                    "amr": list(cognito.amr),
+                    "identityId": cognito.identity_id,
+                    "identityPoolId": cognito.identity_pool_id,
+                }
+                if cognito
+                else None
+            ),
+            "principalOrgId": None,
+            "userArn": principal.arn,
+            "userId": principal.caller_id,
+        }
+    }

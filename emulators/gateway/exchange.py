@@ -42,19 +42,25 @@ class Refusal:
     `response` is the gateway response type ("UNAUTHORIZED", "ACCESS_DENIED",
     "MISSING_AUTHENTICATION_TOKEN", ...), `summary` one sentence for the trace on why, and
     `headers` any extra headers AWS adds (the JWT authorizer's `www-authenticate`).
+    `message` replaces the default body's text and `error_type` the `x-amzn-ErrorType` when
+    AWS words one refusal per request (IAM: the signature it expected, the caller's ARN).
     """
 
     response: str
     summary: str
     headers: tuple[tuple[str, str], ...] = ()
+    message: str | None = None
+    error_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Grant:
     """The authorization stage's answer when the request may go on: what the integration
-    receives as `requestContext.authorizer` (None when the route has no authorizer)."""
+    receives as `requestContext.authorizer` (None when the route has no authorizer), and
+    for IAM routes the caller's `requestContext.identity` fields (REST, HTTP payload 1.0)."""
 
     context: dict[str, Any] | None
+    identity: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

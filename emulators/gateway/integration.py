@@ -34,9 +34,9 @@ class Integration:
         api, route, request = exchange.api, exchange.route, exchange.request
         assert route is not None
         if api.kind == "REST":
-            event = events.rest_proxy_event(api, route, request, grant.context)
+            event = events.rest_proxy_event(api, route, request, grant.context, grant.identity)
         else:
-            event = events.http_proxy_event(api, route, request, grant.context)
+            event = events.http_proxy_event(api, route, request, grant.context, grant.identity)
         invocation = self.runtime.invoke(route.function, event)
         block: TraceIntegration = {
             "function": route.function.logical_id,

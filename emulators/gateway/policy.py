@@ -1,9 +1,10 @@
 """Evaluate IAM policy statements for an action on a resource, as API Gateway and IAM do.
 
 Owns the statement matching every policy-based decision of the gateway shares: a Lambda
-authorizer's policy document today (always the action `execute-api:Invoke` on the method or
-route ARN), IAM identity and resource policies later. `statements_match` is the public
-entry; `evaluate` is the authorizer's use of it; `malformed` checks an authorizer's response.
+authorizer's policy document (always the action `execute-api:Invoke` on the method or
+route ARN) and the IAM identity policies of `AWS_IAM` routes (`iam_authorizer.py`).
+`statements_match` is the public entry; `evaluate` is the Lambda authorizer's use of it;
+`malformed` checks an authorizer's response.
 
 Rules, from the IAM User Guide's policy element pages
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html,
@@ -20,7 +21,21 @@ Rules, from the IAM User Guide's policy element pages
 - `NotAction` matches every action except those listed, `NotResource` every resource except
   those listed; a statement carries exactly one of `Action`/`NotAction` and one of
   `Resource`/`NotResource` (the two of a pair are mutually exclusive).
-- `Condition` is not evaluated (API Gateway documents none for authorizer policies).
+- `Condition` and policy variables are evaluated only when the caller passes a request
+  context (IAM identity policies): a Lambda authorizer's policy is checked without one, as
+  API Gateway documents no conditions for it. With a context
+  (`reference_policies_elements_condition_operators.html`,
+  `..._condition-single-vs-multi-valued-context-keys.html`,
+  `reference_policies_variables.html`):
+  `String(Not)Equals(IgnoreCase)`, `String(Not)Like`, `(Not)IpAddress`, `Bool`, `Null`, each
+  with `...IfExists` and the `ForAnyValue:`/`ForAllValues:` set prefixes; keys are
+  case-insensitive; every operator of a block and every key of an operator must hold; a key
+  missing from the context fails a positive operator and satisfies a negated one (and
+  `IfExists` and `ForAllValues` satisfy both); an operator the emulator does not know makes
+  the statement not apply. `${aws:username}`, `${aws:userid}`, `${aws:PrincipalArn}`,
+  `${aws:SourceIp}` and `${cognito-identity.amazonaws.com:sub}` (any context key) are
+  replaced in `Resource` and condition values; a statement naming a variable the request
+  has none of does not apply.
 
 What API Gateway does with a Lambda authorizer's `NotAction`/`NotResource` is not documented
 separately; the emulator applies IAM's meaning (unverified for authorizer policies).
@@ -29,6 +44,7 @@ separately; the emulator applies IAM's meaning (unverified for authorizer polici
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,12 +104,122 @@ def _any_match(patterns: Any, value: str, matcher: Callable[[str], Matcher]) -> 
     return None
 
 
-def statement_matches(statement: Any, action: str, resource: str) -> str | None:
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_ESCAPES = {"*": "*", "?": "?", "$": "$"}
+
+
+class _MissingVariable(Exception):
+    pass
+
+
+def _substitute(value: Any, context: dict[str, Any]) -> Any:
+    """Replace `${key}` policy variables by the request's values (keys case-insensitive)."""
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in _ESCAPES:
+            return _ESCAPES[name]
+        found = context.get(name.lower())
+        if found is None or isinstance(found, list):
+            raise _MissingVariable(name)
+        return str(found)
+
+    return _VARIABLE.sub(one, value)
+
+
+def _string_test(kind: str, ignore_case: bool) -> Callable[[str, str], bool]:
+    if kind == "Like":
+        return lambda actual, pattern: resource_matcher(pattern)(actual)
+    if ignore_case:
+        return lambda actual, wanted: actual.casefold() == wanted.casefold()
+    return lambda actual, wanted: actual == wanted
+
+
+def _ip_test(actual: str, wanted: str) -> bool:
+    try:
+        return ipaddress.ip_address(actual) in ipaddress.ip_network(wanted, strict=False)
+    except ValueError:
+        return False
+
+
+def _bool_test(actual: str, wanted: str) -> bool:
+    return actual.lower() == wanted.lower()
+
+
+# Operator (without IfExists and set prefixes) -> (value test, negated).
+_OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
+    "StringEquals": (_string_test("Equals", False), False),
+    "StringNotEquals": (_string_test("Equals", False), True),
+    "StringEqualsIgnoreCase": (_string_test("Equals", True), False),
+    "StringNotEqualsIgnoreCase": (_string_test("Equals", True), True),
+    "StringLike": (_string_test("Like", False), False),
+    "StringNotLike": (_string_test("Like", False), True),
+    "IpAddress": (_ip_test, False),
+    "NotIpAddress": (_ip_test, True),
+    "Bool": (_bool_test, False),
+    "ArnEquals": (_string_test("Like", False), False),
+    "ArnLike": (_string_test("Like", False), False),
+    "ArnNotEquals": (_string_test("Like", False), True),
+    "ArnNotLike": (_string_test("Like", False), True),
+}
+
+
+def _operator_holds(operator: str, block: Any, context: dict[str, Any]) -> bool:
+    """Whether one condition operator's block holds for the request context."""
+    if not isinstance(block, dict):
+        return False
+    set_kind, _, name = operator.rpartition(":")
+    if_exists = name.endswith("IfExists")
+    name = name.removesuffix("IfExists")
+    for key, wanted in block.items():
+        actual = context.get(str(key).lower())
+        wanted_values = [_substitute(str(w), context) for w in _as_list(wanted)]
+        if name == "Null":  # "true": the key must be absent; "false": present
+            if (actual is None) != (str(wanted_values[0]).lower() == "true"):
+                return False
+            continue
+        found = _OPERATORS.get(name)
+        if found is None:
+            return False
+        test, negated = found
+        if actual is None:
+            # ForAllValues over no values holds (IAM's "vacuously true").
+            if not (if_exists or negated or set_kind == "ForAllValues"):
+                return False
+            continue
+        values = [str(v) for v in _as_list(actual)]
+        if set_kind == "ForAllValues":
+            matched = all(any(test(v, w) for w in wanted_values) for v in values)
+        else:  # a single value, or ForAnyValue
+            matched = any(test(v, w) for v in values for w in wanted_values)
+        if matched == negated:
+            return False
+    return True
+
+
+def conditions_hold(condition: Any, context: dict[str, Any]) -> bool:
+    """Whether a statement's `Condition` holds (no Condition always holds)."""
+    if condition is None:
+        return True
+    if not isinstance(condition, dict):
+        return False
+    try:
+        return all(_operator_holds(op, block, context) for op, block in condition.items())
+    except _MissingVariable:
+        return False
+
+
+def statement_matches(
+    statement: Any, action: str, resource: str, context: dict[str, Any] | None = None
+) -> str | None:
     """Tell whether one statement applies to `action` on `resource`, whatever its Effect.
 
     Returns what matched, for explanations: the `Resource` pattern that covered the
     resource, or `NotResource […]` when the statement applies because the resource is not
     among those listed. None when the statement does not apply (or is not a statement).
+    With a request `context` (lower-case keys), its conditions and policy variables count.
     """
     if not isinstance(statement, dict):
         return None
@@ -102,6 +228,20 @@ def statement_matches(statement: Any, action: str, resource: str) -> str | None:
             return None
     elif _any_match(statement.get("Action"), action, action_matcher) is None:
         return None
+    if context is not None:
+        try:
+            statement = {
+                **statement,
+                **{
+                    key: [_substitute(p, context) for p in _as_list(statement[key])]
+                    for key in ("Resource", "NotResource")
+                    if key in statement
+                },
+            }
+        except _MissingVariable:
+            return None
+        if not conditions_hold(statement.get("Condition"), context):
+            return None
     if "NotResource" in statement:
         if "Resource" in statement:
             return None
@@ -112,15 +252,18 @@ def statement_matches(statement: Any, action: str, resource: str) -> str | None:
     return _any_match(statement.get("Resource"), resource, resource_matcher)
 
 
-def statements_match(statements: Any, action: str, resource: str) -> PolicyResult:
+def statements_match(
+    statements: Any, action: str, resource: str, context: dict[str, Any] | None = None
+) -> PolicyResult:
     """Evaluate a statement list (or a single statement) for `action` on `resource`.
 
     An explicit Deny wins over any Allow; without an Allow the result is an implicit deny.
-    Not tied to the Lambda authorizer: IAM identity and resource policies use it too.
+    Not tied to the Lambda authorizer: IAM identity policies use it too, with a request
+    `context` (lower-case condition keys) for their conditions and policy variables.
     """
     allowed_by = None
     for statement in _as_list(statements):
-        matched = statement_matches(statement, action, resource)
+        matched = statement_matches(statement, action, resource, context)
         if matched is None:
             continue
         effect = statement.get("Effect")

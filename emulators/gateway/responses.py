@@ -56,6 +56,25 @@ REST_RESPONSES: dict[str, tuple[int, dict[str, Any], str]] = {
         {"message": "Missing Authentication Token"},
         "MissingAuthenticationTokenException",
     ),
+    # AWS_IAM routes (`iam_authorizer.py` words each answer; these are the defaults).
+    "INVALID_SIGNATURE": (
+        403,
+        {
+            "message": "The request signature we calculated does not match the signature you "
+            "provided."
+        },
+        "InvalidSignatureException",
+    ),
+    "EXPIRED_TOKEN": (
+        403,
+        {"message": "The security token included in the request is expired"},
+        "ExpiredTokenException",
+    ),
+    "ACCESS_DENIED": (
+        403,
+        {"Message": "User is not authorized to access this resource"},
+        "AccessDeniedException",
+    ),
     "INTEGRATION_FAILURE": (
         502,
         {"message": "Internal server error"},
@@ -78,6 +97,11 @@ HTTP_RESPONSES: dict[str, tuple[int, dict[str, Any]]] = {
     "AUTHORIZER_CONFIGURATION_ERROR": (500, {"message": "Internal Server Error"}),
     "NOT_FOUND": (404, {"message": "Not Found"}),
     "MISSING_AUTHENTICATION_TOKEN": (404, {"message": "Not Found"}),
+    # AWS_IAM routes: "Forbidden" when not allowed or unsigned; a signature problem is
+    # worded per request as on REST (unverified for HTTP APIs).
+    "INVALID_SIGNATURE": (403, {"message": "Forbidden"}),
+    "EXPIRED_TOKEN": (403, {"message": "Forbidden"}),
+    "ACCESS_DENIED": (403, {"message": "Forbidden"}),
     "INTEGRATION_FAILURE": (500, {"message": "Internal Server Error"}),
     "REQUEST_TOO_LARGE": (413, {"message": "Request Entity Too Large"}),
     "HEADERS_TOO_LARGE": (431, {"message": "Request Header Fields Too Large"}),
@@ -101,13 +125,19 @@ def gateway_response(api: Api, refusal: Refusal, request_id: str) -> Answer:
     """Render a refusal as the API type's default gateway response."""
     if api.kind == "REST":
         status, body, error_type = _REST_RENDERED[refusal.response]
+        if refusal.message is not None:
+            # The default body's one key (`message`, or `Message` for AccessDenied).
+            key = next(iter(REST_RESPONSES[refusal.response][1]))
+            body = json.dumps({key: refusal.message}).encode()
         headers = [
             ("Content-Type", "application/json"),
             ("x-amzn-RequestId", request_id),
-            ("x-amzn-ErrorType", error_type),
+            ("x-amzn-ErrorType", refusal.error_type or error_type),
         ]
     else:
         status, body = _HTTP_RENDERED[refusal.response]
+        if refusal.message is not None:
+            body = json.dumps({"message": refusal.message}).encode()
         headers = [("Content-Type", "application/json"), ("apigw-requestid", request_id)]
     return Answer(status, body, headers + list(refusal.headers))
 

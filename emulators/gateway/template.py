@@ -124,6 +124,8 @@ class Authorizer:
             return "JWT authorizer (built in)"
         if self.kind == "COGNITO_USER_POOLS":
             return "Cognito user pool authorizer (built in)"
+        if self.kind == "AWS_IAM":
+            return "IAM authorization (SigV4 signature and IAM policies, built in)"
         mode = "simple responses" if self.simple_responses else "IAM policy"
         return f"Lambda {self.kind} authorizer ({mode}, payload {self.payload_version})"
 
@@ -441,6 +443,30 @@ def _http_authorizer(
     )
 
 
+IAM = "AWS_IAM"  # SAM's name for IAM authorization, in `Auth.Authorizer`/`DefaultAuthorizer`
+
+
+def iam_authorizer(name: str = IAM) -> Authorizer:
+    """IAM authorization as an authorizer: SAM's `AWS_IAM`, or an OpenAPI security scheme
+    with `x-amazon-apigateway-authtype: awsSigv4`. It reads the Authorization header (or a
+    presigned query string); nothing is cached."""
+    return Authorizer(name, IAM, None, ("$request.header.Authorization",))
+
+
+def _iam_allowed(api: Api, auth: dict[str, Any], where: str) -> None:
+    """Add SAM's `AWS_IAM` to an API whose events or default name it.
+
+    REST APIs take it as is (`sam-property-api-apiauth`: "no extra configuration needed");
+    an HTTP API only with `Auth.EnableIamAuthorizer: true` (`sam-property-httpapi-httpapiauth`).
+    """
+    if api.kind == "HTTP" and auth.get("EnableIamAuthorizer") is not True:
+        raise TemplateError(
+            f"{where}: AWS_IAM on an HTTP API needs Auth.EnableIamAuthorizer: true on "
+            f"{api.logical_id}, as SAM requires"
+        )
+    api.authorizers.setdefault(IAM, iam_authorizer())
+
+
 def _payload_version(value: Any, where: str) -> str:
     """Return a payload format version as AWS accepts it ("1.0" or "2.0"), or refuse it."""
     # YAML reads an unquoted 2.0 as a float; str() gives "2.0" back.
@@ -604,7 +630,7 @@ class _OpenApiReader:
             authtype = str(scheme.get("x-amazon-apigateway-authtype", "")).lower()
             if authorizer is None:
                 if authtype == "awssigv4":
-                    self.unsupported[name] = "IAM (SigV4) authorization"
+                    found[name] = iam_authorizer(name)
                 elif (
                     scheme.get("type") == "apiKey"
                     and str(scheme.get("name", "")).lower() == "x-api-key"
@@ -911,6 +937,7 @@ def load_model(
         },
     )
     apis: dict[str, Api] = {}
+    api_auth: dict[str, dict[str, Any]] = {}  # each API's resolved Auth
     unreadable: dict[str, str] = {}
     others: list[str] = []
     definitions: dict[str, _Definition] = {}
@@ -970,7 +997,7 @@ def load_model(
             api.binary_media_types = tuple(
                 dict.fromkeys(api.binary_media_types + reader.binary_media_types())
             )
-        auth = props.get("Auth") or {}
+        auth = api_auth[logical_id] = props.get("Auth") or {}
         # SAM's Auth on an API with a definition adds its authorizers to the definition.
         for name, config in (auth.get("Authorizers") or {}).items():
             if kind == "REST" and "UserPoolArn" in config:
@@ -979,6 +1006,8 @@ def load_model(
             api.authorizers[name] = (_rest_authorizers if kind == "REST" else _http_authorizer)(
                 name, config, functions
             )
+        if auth.get("DefaultAuthorizer") == IAM:
+            _iam_allowed(api, auth, f"{logical_id}.Auth.DefaultAuthorizer")
         api.authorizers["__default__"] = api.authorizers.get(auth.get("DefaultAuthorizer", ""))
         if reader is not None:
             api.routes.extend(reader.routes())
@@ -1017,6 +1046,10 @@ def load_model(
             if authorizer_name == "NONE":
                 authorizer = None
             elif authorizer_name:
+                if authorizer_name == IAM:
+                    _iam_allowed(
+                        api, api_auth.get(api.logical_id, {}), f"{logical_id}.{event_name}"
+                    )
                 if authorizer_name not in api.authorizers or authorizer_name == "__default__":
                     raise TemplateError(
                         f"{logical_id}.{event_name}: {api.logical_id} has no authorizer "

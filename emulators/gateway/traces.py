@@ -75,11 +75,53 @@ class TraceDecision(TypedDict, total=False):
     expires_in: int  # seconds
 
 
+class TraceSignature(TypedDict):
+    """What a SigV4 signature claims (`sigv4.describe`): never the signature or a token."""
+
+    placement: Literal["header", "query"]  # the Authorization header or a presigned URL
+    access_key_id: str
+    scope: str  # "<yyyymmdd>/<region>/execute-api/aws4_request"
+    signed_headers: list[str]
+    timestamp: str  # X-Amz-Date (or the Date header), yyyymmddThhmmssZ
+    session_token: bool  # whether X-Amz-Security-Token was sent
+
+
+class TracePrincipal(TypedDict, total=False):
+    """The IAM principal behind the access key."""
+
+    arn: Required[str]  # the ARN IAM evaluated (user, or assumed-role session)
+    type: Required[Literal["user", "assumed-role"]]
+    caller_id: Required[str]  # AIDA… or AROA…:<session>
+    account_id: Required[str]
+    policies: Required[list[str]]  # the names of its identity policies
+    role_arn: str  # the role of an assumed-role session
+    cognito_identity_id: str  # identity-pool credentials: the Cognito identity
+
+
+class TraceStatement(TypedDict):
+    """The policy statement that decided an IAM request."""
+
+    policy: str  # the policy's name
+    effect: Literal["Allow", "Deny"]
+    resource: str | None  # the statement's Resource pattern that covered the ARN
+
+
+class TraceIam(TypedDict, total=False):
+    """The IAM (SigV4) check of an `AWS_IAM` route: present once a signature was read."""
+
+    signature: TraceSignature
+    principal: TracePrincipal  # once the access key was known
+    statement: TraceStatement | None  # after policy evaluation; None: nothing allowed it
+    # On a signature mismatch, what the gateway computed (a session token redacted):
+    canonical_request: str
+    string_to_sign: str
+
+
 class TraceAuthorizer(TypedDict, total=False):
     """The authorization stage; the Required keys are always there."""
 
     name: Required[str]
-    type: Required[str]  # "TOKEN", "REQUEST" (Lambda) or "JWT"
+    type: Required[str]  # "TOKEN", "REQUEST" (Lambda), "JWT", "COGNITO_USER_POOLS", "AWS_IAM"
     style: Required[str]  # in words, e.g. "Lambda TOKEN authorizer (IAM policy, payload 1.0)"
     identity_sources: Required[list[str]]  # in the API's own syntax
     ttl: Required[int]  # the effective result cache TTL in seconds (0: not cached)
@@ -108,6 +150,7 @@ class TraceAuthorizer(TypedDict, total=False):
     function: str  # the authorizer function's logical id
     route_scopes: list[str]  # the route's scopes (JWT authorizer)
     claims: dict[str, Any]  # a few claims of the verified token (JWT authorizer)
+    iam: TraceIam  # the IAM (SigV4) check (AWS_IAM routes)
 
 
 class TracePolicy(TypedDict):

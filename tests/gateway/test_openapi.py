@@ -49,6 +49,9 @@ def test_the_openapi_form_lists_the_same_catalogue_as_the_sam_form(
     sam.pop("HttpCognitoJwtApi")
     # (nor the user pool's Lambda-authorized API, which openapi.yaml does not restate)
     sam.pop("RestCognitoLambdaApi")
+    # (nor the IAM APIs: tests/gateway/test_iam.py covers IAM, and awsSigv4 below)
+    sam.pop("RestIamApi")
+    sam.pop("HttpIamApi")
     # THEN both list the same APIs, routes, functions, authorizers, scopes and TTLs
     assert oas == sam
     assert openapi.gateway.model.warnings == []
@@ -342,7 +345,7 @@ def test_definitions_aws_refuses_are_refused_with_the_reason(
     assert str(refused.value).startswith("Api ")
 
 
-def test_integrations_other_than_lambda_proxy_are_named_and_not_served(
+def test_integrations_other_than_lambda_proxy_are_named_and_not_served_and_sigv4_is(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     paths = f"""          /echo:
@@ -365,9 +368,12 @@ def test_integrations_other_than_lambda_proxy_are_named_and_not_served(
     with caplog.at_level(logging.WARNING, logger="emulators.gateway.template"):
         model = load_model({}, write(tmp_path, rest_api(paths, schemes)))
 
-    assert [r.key for r in model.apis[0].routes] == ["GET /echo"]
+    routes = {r.key: r for r in model.apis[0].routes}
+    assert list(routes) == ["GET /echo", "GET /signed"]
     assert any("Api GET /mocked has a mock integration" in w for w in model.warnings)
-    assert any("Api GET /signed needs IAM (SigV4) authorization" in w for w in model.warnings)
+    # An awsSigv4 security scheme is IAM authorization, served as SAM's AWS_IAM is.
+    signed = routes["GET /signed"].authorizer
+    assert signed is not None and (signed.name, signed.kind) == ("Sigv4", "AWS_IAM")
     assert "GET /mocked" in caplog.text
 
 

@@ -420,7 +420,12 @@ def test_the_catalogue_lists_every_api_with_its_routes(lab: Any) -> None:
         "RestCognitoApi",
         "HttpCognitoJwtApi",
         "RestCognitoLambdaApi",
+        "RestIamApi",
+        "HttpIamApi",
     }
+    iam_routes = {(r["method"], r["path"], r["auth"]) for r in apis["HttpIamApi"]["routes"]}
+    assert ("GET", "/admin", "AWS_IAM") in iam_routes
+    assert ("GET", "/public", "NONE") in iam_routes
     token_api = apis["RestTokenApi"]
     assert token_api["type"] == "REST" and token_api["stage"] == "dev"
     assert token_api["base_url"] == lab.api_url("RestTokenApi")
