@@ -74,18 +74,33 @@ def _request_path(environ: dict[str, Any]) -> str:
         return path
 
 
-def _raw_path(environ: dict[str, Any]) -> str:
-    """The path as the client sent it, still percent-encoded: what a SigV4 signature covers.
+# What a URI path may hold unencoded (RFC 3986 pchar and "/"): a client that sent such a path
+# literally could also have sent some of it percent-encoded; nothing else was sent literally.
+_URI_PATH_CHARACTERS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/"
+)
 
-    Werkzeug and Granian keep it in RAW_URI/REQUEST_URI; otherwise the decoded path is
-    encoded again as clients encode it (botocore quotes with `/~` safe).
+
+def _raw_paths(environ: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The path as the client sent it, still percent-encoded (what a SigV4 signature
+    covers), and other spellings it may have had when the server does not say.
+
+    Werkzeug keeps the request line's path in RAW_URI/REQUEST_URI. Granian does not: the
+    decoded path is encoded again as botocore encodes (`/~` safe), and when every character
+    of it may also stand unencoded (`+`, `!`, `:` …), that literal spelling is the
+    alternative. Both decode to the path routing and policies use, so trying both changes
+    what is authorized not at all.
     """
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
         path = raw.split("?", 1)[0]
         if path.startswith("/"):
-            return path
-    return quote((environ.get("PATH_INFO") or "/").encode("latin-1"), safe="/~")
+            return path, ()
+    decoded = environ.get("PATH_INFO") or "/"
+    encoded = quote(decoded.encode("latin-1"), safe="/~")
+    if encoded != decoded and _URI_PATH_CHARACTERS.issuperset(decoded):
+        return encoded, (decoded,)
+    return encoded, ()
 
 
 class Gateway:
@@ -236,7 +251,7 @@ class Gateway:
             environ.get("REMOTE_ADDR") or "127.0.0.1",
             int(time.time() * 1000),
         )
-        request.raw_path = _raw_path(environ)
+        request.raw_path, request.raw_path_alternatives = _raw_paths(environ)
         exchange = Exchange(api, request, trace)
 
         # Route match.

@@ -61,6 +61,9 @@ class IncomingRequest:
     # The whole path as the client sent it, still percent-encoded (`/abc123/dev/a%2Fb`):
     # what a SigV4 signature covers.
     raw_path: str = ""
+    # Other spellings the client may have sent, when the server could not say (Granian):
+    # a SigV4 signature over any of them verifies.
+    raw_path_alternatives: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         """Return a header's value (case-insensitive); repeated headers are comma-joined."""

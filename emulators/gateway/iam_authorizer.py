@@ -167,6 +167,19 @@ class IamChecker:
             headers=request.headers,
             body=request.body,
         )
+        for spelling in request.raw_path_alternatives if not result.matches else ():
+            other = sigv4.expected(
+                signed,
+                credential.secret_access_key,
+                method=request.method,
+                raw_path=spelling,
+                query=query,
+                headers=request.headers,
+                body=request.body,
+            )
+            if other.matches:
+                result = other
+                break
         if not result.matches:
             # What AWS echoes, with the session token hidden (it is a credential).
             shown = sigv4.Expected(
