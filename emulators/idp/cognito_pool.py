@@ -27,6 +27,7 @@ from .keys import KeyRing
 from .store import SigningKey
 from .store import Store
 from .store import User
+from .tenant import wrong_types_as
 
 DEFAULT_POOL_FILE = Path(__file__).with_name("cognito.json")
 # AWS's shapes: `<region>_<9 letters and digits>`; app client ids are letters and digits.
@@ -140,20 +141,8 @@ def _validity(raw: dict[str, Any], key: str, where: str, default: int, upper: in
     return value
 
 
+@wrong_types_as(PoolError)
 def parse_pool(data: dict[str, Any]) -> UserPool:
-    """Check and read the file's data; raise PoolError naming the first problem, including a
-    value of the wrong type (a string where a list or an object belongs)."""
-    try:
-        return _parse_pool(data)
-    except (AttributeError, TypeError, ValueError) as exc:
-        if isinstance(exc, PoolError):
-            raise
-        raise PoolError(
-            f"a value has the wrong type ({exc}); compare with the shipped file"
-        ) from exc
-
-
-def _parse_pool(data: dict[str, Any]) -> UserPool:
     """Build a UserPool from its JSON form, refusing AWS-impossible values and contradictions."""
     pool_id = _require(data, "user_pool_id", "pool")
     match = POOL_ID.fullmatch(str(pool_id))

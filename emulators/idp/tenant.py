@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Any
+from typing import ParamSpec
+from typing import TypeVar
 
 DEFAULT_TENANT_FILE = Path(__file__).with_name("tenant.json")
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class TenantError(ValueError):
@@ -87,20 +95,29 @@ def _require(data: dict[str, Any], key: str, where: str) -> Any:
     return data[key]
 
 
+def wrong_types_as(error: type[ValueError]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Make a file parser raise `error` for a value of the wrong type too (a string where a
+    list or an object belongs), not an AttributeError or TypeError from deep inside."""
+
+    def decorate(parse: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(parse)
+        def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return parse(*args, **kwargs)
+            except (AttributeError, TypeError, ValueError) as exc:
+                if isinstance(exc, error):
+                    raise
+                raise error(
+                    f"a value has the wrong type ({exc}); compare with the shipped file"
+                ) from exc
+
+        return checked
+
+    return decorate
+
+
+@wrong_types_as(TenantError)
 def parse_tenant(data: dict[str, Any]) -> Tenant:
-    """Check and read the file's data; raise TenantError naming the first problem, including a
-    value of the wrong type (a string where a list or an object belongs)."""
-    try:
-        return _parse_tenant(data)
-    except (AttributeError, TypeError, ValueError) as exc:
-        if isinstance(exc, TenantError):
-            raise
-        raise TenantError(
-            f"a value has the wrong type ({exc}); compare with the shipped file"
-        ) from exc
-
-
-def _parse_tenant(data: dict[str, Any]) -> Tenant:
     """Build a Tenant from its JSON form, refusing contradictions (unknown roles, APIs)."""
     apis = {}
     for raw in _require(data, "apis", "tenant"):
