@@ -182,3 +182,5 @@ def json_body(event: dict[str, Any], max_bytes: int) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise BadRequest("The body nests too deeply; a note is a flat JSON object.") from None

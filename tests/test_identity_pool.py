@@ -368,3 +368,31 @@ def test_list_credentials_prints_the_service_key_the_gateway_accepts(lab: Any) -
     assert f"AWS_ACCESS_KEY_ID={key.access_key_id}" in out
     assert f"AWS_SECRET_ACCESS_KEY={key.secret_access_key}" in out
     assert key.principal.arn.endswith(":user/authorizer-lab-ServiceClientUser")
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b"[" * 1000 + b"]" * 1000, {}),
+        (b'{"IdentityPoolId": "' + b"x" * 70_000 + b'"}', {"Transfer-Encoding": "chunked"}),
+    ],
+    ids=["deep-nesting", "chunked-over-limit"],
+)
+def test_a_body_the_service_cannot_read_is_a_serialization_error_not_a_500(
+    pool: dict[str, Any], body: bytes, headers: dict[str, str]
+) -> None:
+    def chunks() -> Any:  # no Content-Length: requests sends it chunked
+        yield body
+
+    response = requests.post(
+        pool["endpoint_url"],
+        data=chunks() if headers else body,
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AWSCognitoIdentityService.GetId",
+        },
+        timeout=10,
+    )
+
+    assert response.status_code == 400
+    assert response.json()["__type"] == "SerializationException"

@@ -149,6 +149,10 @@ def test_bad_json_is_a_clear_error(lab: Any, browser: requests.Session) -> None:
     assert "The header is not valid JSON" in answer.text
     answer = post(lab, browser, "/workshop", do="sign", signer="attacker", header="[]", claims="{}")
     assert "The header must be a JSON object" in answer.text
+    deep = "[" * 1999 + "]" * 1999  # within the length limit, past the parser's depth
+    answer = post(lab, browser, "/workshop", do="sign", signer="attacker", header=deep, claims="{}")
+    assert answer.status_code == 400
+    assert "The header nests too deeply" in answer.text
 
 
 def test_send_without_a_token_and_reveal_without_one(lab: Any) -> None:

@@ -67,7 +67,10 @@ CLAIM_HINTS = {
 
 def _b64_json(segment: str) -> Any:
     raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    return json.loads(raw)
+    try:
+        return json.loads(raw)
+    except RecursionError:  # brackets nested past the parser's depth: not a token's JSON
+        raise ValueError("nesting too deep") from None
 
 
 def relative(seconds: float) -> str:

@@ -190,6 +190,8 @@ def _parse(name: str, text: str) -> dict[str, Any]:
         raise WorkshopError(
             f"The {name} is not valid JSON: {exc.msg} (line {exc.lineno})."
         ) from exc
+    except RecursionError:
+        raise WorkshopError(f"The {name} nests too deeply to be a token's JSON.") from None
     if not isinstance(value, dict):
         raise WorkshopError(f"The {name} must be a JSON object.")
     return value

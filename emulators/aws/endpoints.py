@@ -99,9 +99,12 @@ class AwsEndpoints:
             )
         if (request.content_length or 0) > MAX_BODY:
             return _error(AwsError("SerializationException", "The request body is too large."))
+        data = request.stream.read(MAX_BODY + 1)  # a chunked body has no length to check
+        if len(data) > MAX_BODY:
+            return _error(AwsError("SerializationException", "The request body is too large."))
         try:
-            body = json.loads(request.get_data(cache=False) or b"{}")
-        except ValueError:
+            body = json.loads(data or b"{}")
+        except (ValueError, RecursionError):  # nesting deeper than the parser goes is bad JSON
             return _error(AwsError("SerializationException", "The request body is not JSON."))
         if not isinstance(body, dict):
             return _error(
