@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,9 +19,11 @@ from botocore.exceptions import ClientError
 from tests import cognito_helpers
 from tests.conftest import ADMIN
 from tests.conftest import CUSTOMER
+from tests.gateway.conftest import serve_template
 from tests.oauth_helpers import Authorization
 from webapp.config import DEFAULT_SCOPE
 
+ROOT = Path(__file__).resolve().parent.parent
 AUTH_ROLE = "arn:aws:iam::123456789012:role/authorizer-lab-IdentityPoolAuthenticatedRole"
 ADMIN_ROLE = "arn:aws:iam::123456789012:role/authorizer-lab-IdentityPoolAdminRole"
 
@@ -152,13 +155,42 @@ def test_identity_ids_are_stable_per_user_and_differ_between_users(
     assert len({first, get_id("auth0-admin", "auth0"), get_id("cognito-customer", "cognito")}) == 3
 
 
-def test_basic_flow_open_id_token_then_sts(
-    identity: Any,
-    sts: Any,
-    pool: dict[str, Any],
-    logins: dict[str, str],
-    id_tokens: dict[str, str],
+def test_the_shipped_pool_refuses_the_basic_flow(
+    identity: Any, pool: dict[str, Any], logins: dict[str, str], id_tokens: dict[str, str]
 ) -> None:
+    # AllowClassicFlow is off in template.yaml: see the next test for why.
+    key, token = logins["cognito"], id_tokens["cognito-customer"]
+    got = identity.get_id(IdentityPoolId=pool_id(pool), Logins={key: token})
+
+    code, message, status = error_of(
+        identity.get_open_id_token, IdentityId=got["IdentityId"], Logins={key: token}
+    )
+
+    assert (code, status) == ("InvalidParameterException", 400)
+    assert "Basic (classic) flow is not enabled" in message
+
+
+@pytest.fixture(scope="module")
+def classic(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The template with the basic (classic) flow turned on, served by a second gateway."""
+    folder = tmp_path_factory.mktemp("classic")
+    template = folder / "template.yaml"
+    text = (ROOT / "template.yaml").read_text()
+    assert "AllowClassicFlow: false" in text
+    template.write_text(text.replace("AllowClassicFlow: false", "AllowClassicFlow: true"))
+    with serve_template(lab.idp_url + "/", template, folder / "notes.sqlite3") as served:
+        catalogue = requests.get(served.url + "/", timeout=5).json()["identity_pool"]
+        yield served, catalogue
+
+
+def test_basic_flow_open_id_token_then_sts(
+    classic: Any, logins: dict[str, str], id_tokens: dict[str, str]
+) -> None:
+    _, pool = classic
+    identity = boto3.client(
+        "cognito-identity", region_name="us-east-1", endpoint_url=pool["endpoint_url"]
+    )
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=pool["sts_endpoint_url"])
     key, token = logins["cognito"], id_tokens["cognito-customer"]
     got = identity.get_id(IdentityPoolId=pool_id(pool), Logins={key: token})
     openid = identity.get_open_id_token(IdentityId=got["IdentityId"], Logins={key: token})
@@ -178,6 +210,15 @@ def test_basic_flow_open_id_token_then_sts(
         "authorizer-lab-IdentityPoolAuthenticatedRole/basic-flow"
     )
     assert answer["SubjectFromWebIdentityToken"] == got["IdentityId"]
+
+    # Why the shipped pool keeps it off: the customer names the admin role and gets it, as
+    # on AWS, since the trust policy checks only the pool and "authenticated".
+    escalated = sts.assume_role_with_web_identity(
+        RoleArn=ADMIN_ROLE, RoleSessionName="customer", WebIdentityToken=openid["Token"]
+    )
+    assert escalated["AssumedRoleUser"]["Arn"].startswith(
+        "arn:aws:sts::123456789012:assumed-role/authorizer-lab-IdentityPoolAdminRole/"
+    )
 
 
 def test_sts_refuses_an_id_token_that_did_not_come_through_the_pool(
