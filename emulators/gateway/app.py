@@ -18,6 +18,7 @@ Limits from https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 from urllib.parse import parse_qsl
@@ -115,6 +116,9 @@ class Gateway:
     ) -> None:
         self.model = model
         self.base_url = base_url.rstrip("/")
+        # The server process's HTTP_* variables, which Granian copies into every environ:
+        # not request headers (`events.wsgi_headers`).
+        self._process_http = {k: v for k, v in os.environ.items() if k.startswith("HTTP_")}
         self.runtime = LambdaRuntime(model.functions, local_env or {})
         self._stages: dict[str, dict[str, Api]] = {}
         for api in model.apis:
@@ -227,7 +231,7 @@ class Gateway:
     ) -> tuple[Answer | Refusal, DecidedBy]:
         """The stages in AWS's order; the first refusal ends the request."""
         # Request limits.
-        headers = events.wsgi_headers(environ)
+        headers = events.wsgi_headers(environ, self._process_http)
         header_bytes = sum(len(k) + len(v) + 4 for k, v in headers)
         if header_bytes > MAX_HEADER_BYTES:
             return Refusal(

@@ -101,12 +101,20 @@ def read_body(environ: dict[str, Any]) -> bytes | None:
     return None if len(body) > MAX_BODY_BYTES else body
 
 
-def wsgi_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
-    """Return the request headers of a WSGI environ as (Name, value) pairs."""
+def wsgi_headers(
+    environ: dict[str, Any], not_sent: dict[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """Return the request headers of a WSGI environ as (Name, value) pairs.
+
+    `not_sent` holds `HTTP_*` variables of the server's own process environment: Granian
+    copies that environment into every WSGI environ, so a shell's `HTTP_PROXY` would arrive
+    as a `Proxy` header the client never sent (and, on IAM routes, as a header a signature
+    could claim). A pair equal to the process's own is left out.
+    """
     headers = [
         (key[5:].replace("_", "-").title(), value)
         for key, value in environ.items()
-        if key.startswith("HTTP_")
+        if key.startswith("HTTP_") and (not not_sent or not_sent.get(key) != value)
     ]
     for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
         if environ.get(key):

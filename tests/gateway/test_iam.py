@@ -24,6 +24,7 @@ from emulators.aws.credentials import CognitoIdentity
 from emulators.aws.credentials import Credential
 from emulators.aws.credentials import Principal
 from emulators.aws.credentials import unique_id
+from emulators.gateway import create_gateway
 from emulators.gateway import sigv4
 from tests.gateway.conftest import ServedTemplate
 from tests.gateway.conftest import serve_template
@@ -571,3 +572,41 @@ def test_a_server_without_the_raw_path_still_verifies_what_clients_sign(
     body = b"".join(lab.served.gateway(environ, lambda status, *_: statuses.append(status)))
 
     assert statuses[0].startswith("200"), body
+
+
+def test_the_servers_own_http_variables_are_not_request_headers(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Granian copies the server's environment into every WSGI environ: a shell's HTTP_*
+    # variable must not stand in for a header the client signed but never sent.
+    monkeypatch.setenv("HTTP_X_INJECTED", "from-env")
+    gateway = create_gateway(
+        ISSUER, "http://127.0.0.1:9", template=HERE / "iam.yaml", notes_db=tmp_path / "n.db"
+    )
+    gateway.authorization.credentials.add(lab.user)
+    api = next(a for a in gateway.model.apis if a.logical_id == "EchoRestIam")
+    url = f"http://127.0.0.1:9/{api.api_id}{api.stage_path}/items/9"
+    request = sign("GET", url, keys(lab.user), headers={"X-Injected": "from-env"})
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": urlsplit(url).path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "9",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:9",
+        "HTTP_X_AMZ_DATE": request.headers["X-Amz-Date"],
+        "HTTP_AUTHORIZATION": request.headers["Authorization"],
+        "HTTP_X_INJECTED": "from-env",  # from the process, as Granian passes it
+    }
+    statuses: list[str] = []
+    try:
+        body = b"".join(gateway(environ, lambda status, *_: statuses.append(status)))
+    finally:
+        gateway.close()
+
+    assert statuses[0].startswith("403"), body
+    assert b"signature we calculated does not match" in body
