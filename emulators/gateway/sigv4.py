@@ -2,8 +2,9 @@
 
 Owns reading a request's signature (the `Authorization` header, or the presigned query
 form) and checking it: the credential scope (date, the emulator's region, `execute-api`,
-`aws4_request`), the signed headers (`host` and a date must be among them), the 5-minute
-clock window, and the signature itself. The expected signature is computed by botocore's
+`aws4_request`), the signed headers (`host` must be among them; the date, from
+`X-Amz-Date` or `Date`, is part of the string to sign whether or not it is listed), the
+5-minute clock window, and the signature itself. The expected signature is computed by botocore's
 own signer (`botocore.auth.SigV4Auth`), fed the request as it arrived, with the client's
 timestamp and exactly the headers the client says it signed: the algorithm is not written
 again here. botocore normalises the path and encodes it a second time, as AWS does for
