@@ -240,6 +240,12 @@ def permissions_step(trace: TraceView, body: Any, sent_token: str | None) -> str
     authorizer = trace.authorizer
     if not isinstance(caller, dict) or "permissions" not in caller or authorizer is None:
         return None
+    if authorizer.type == "AWS_IAM":
+        return (
+            "With IAM there is no token and no claims: what this caller may call is decided by "
+            "the IAM policies of its principal (above), and the function knows the caller by "
+            "`requestContext.identity` (REST) or `requestContext.authorizer.iam` (HTTP)."
+        )
     if authorizer.type in ("TOKEN", "REQUEST"):
         return (
             "`caller.permissions` is what the Lambda authorizer put in its context: the "
@@ -649,6 +655,9 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
                     )
                 )
         elif authorizer.type == "AWS_IAM":
+            # No token here: a refusal is of the signature or the credentials.
+            if authorizer.outcome not in ("allow", "deny"):
+                outcome = "refused the request"
             verdict = f"API Gateway's IAM check {outcome}"
             hops.append("builtin")
             steps.extend(_iam_steps(authorizer.iam, words, outcome, explanation))

@@ -102,7 +102,11 @@ def page_view(
         ),
         "facts": facts,
         "curl_temporary": kind != "iam-service",
-        "botocore": iam.botocore_snippet(result.method, result.url, body, region, pool),
+        "botocore": (
+            iam.botocore_snippet(result.method, result.url, body, region, pool)
+            if signer is not None
+            else None
+        ),
     }
 
 
