@@ -48,6 +48,16 @@ async function onCopyCurl(button) {
   }
 }
 
+async function onCopyText(button) {
+  // Copy a snippet shown on the page (it holds variables, never a key).
+  const source = document.getElementById(button.dataset.copyText);
+  const status = button.parentElement.querySelector(".copy-status");
+  const copied = source ? await copyText(source.textContent) : false;
+  if (status) {
+    status.textContent = copied ? "Copied." : "Copy blocked by the browser: select the text above.";
+  }
+}
+
 async function onRevealSubmit(form, event) {
   event.preventDefault();
   const which = form.querySelector('input[name="which"]').value;
@@ -111,5 +121,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("click", (event) => {
     const button = event.target.closest("[data-copy-curl]");
     if (button) onCopyCurl(button);
+    const snippet = event.target.closest("[data-copy-text]");
+    if (snippet) onCopyText(snippet);
   });
 });

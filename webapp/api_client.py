@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
+from typing import Protocol
 
 import requests
 
@@ -79,8 +80,13 @@ STYLES = (
         "API_URL_HTTP_COGNITO_JWT",
         "HTTP",
     ),
+    # The same routes behind IAM (SigV4): the caller signs each request with AWS credentials
+    # (identity-pool credentials of a login, or an IAM user's access key).
+    ApiStyle("rest-iam", "REST API · IAM (SigV4)", "RestIamApi", "API_URL_REST_IAM", "REST"),
+    ApiStyle("http-iam", "HTTP API · IAM (SigV4)", "HttpIamApi", "API_URL_HTTP_IAM", "HTTP"),
 )
 COGNITO_STYLES = frozenset(("rest-cognito", "http-cognito-jwt"))
+IAM_STYLES = frozenset(("rest-iam", "http-iam"))
 STYLE_BY_KEY = {style.key: style for style in STYLES}
 
 # Methods the Ping page can call, in the order their buttons appear on a path; the first three
@@ -272,6 +278,10 @@ class ApiDirectory:
         self._fetched = time.monotonic()
         return self._catalogue
 
+    def catalogue(self) -> dict[str, Any] | None:
+        """The local gateway's catalogue (None against a deployed API, or when unreachable)."""
+        return self._load_catalogue() if self.local else None
+
     @property
     def local(self) -> bool:
         """The APIs are the local gateway's, which has a catalogue and traces."""
@@ -343,6 +353,16 @@ def build_curl(method: str, url: str, token_kind: str, body: str | None) -> str:
     return " ".join(parts)
 
 
+class Signer(Protocol):
+    """Signs a call instead of a bearer token (the IAM APIs; see `iam.IamSigner`)."""
+
+    def sign(
+        self, method: str, url: str, headers: dict[str, str], body: str | None
+    ) -> dict[str, str]: ...
+
+    def curl(self, method: str, url: str, body: str | None) -> str: ...
+
+
 def call(
     target: Target,
     action: Action,
@@ -350,8 +370,9 @@ def call(
     token_kind: str,
     note_text: str | None,
     timeout: float,
+    signer: Signer | None = None,
 ) -> CallResult:
-    """Call one route of one API with the given bearer token (or none)."""
+    """Call one route of one API with the given bearer token (or none), or signed by `signer`."""
     method = action.method
     url = target.base_url + action.path
     body = json.dumps({"text": note_text or ""}) if action.sends_body else None
@@ -369,6 +390,9 @@ def call(
         headers["Authorization"] = f"Bearer {token}"
     if body is not None:
         headers["Content-Type"] = "application/json"
+    if signer is not None:
+        headers = signer.sign(method, url, headers, body)
+        result.curl = signer.curl(method, url, body)
     started = time.perf_counter()
     try:
         response = requests.request(

@@ -63,6 +63,15 @@ COGNITO_SETTINGS = (
 # A pool id is "<region>_<id>" (AWS::Cognito::UserPool's Ref), e.g. us-east-1_AbCdEf123.
 _POOL_ID = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d)_([0-9A-Za-z]+)$")
 
+# The local account's service-client key (template.yaml's ServiceClientAccessKey, derived from
+# the template as emulators/aws derives it; `python -m emulators.aws list-credentials` prints
+# it, and a test keeps the two in step). A local demo key that AWS never accepts.
+LOCAL_SERVICE_KEY = ("AKIARKGHITN5RV5E2TG4", "w5oMKZQvx1w5T8stWsDBcoq69L7FFg+GVD1uns30")
+IAM_POOL_SETTINGS = ("IAM_IDENTITY_POOL_ID", "IAM_LOGINS_AUTH0", "IAM_LOGINS_COGNITO")
+# An identity pool id is "<region>:<uuid>" (AWS::Cognito::IdentityPool's Ref).
+_IDENTITY_POOL_ID = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d):[0-9a-f-]{36}$")
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
+
 # The origin the local tenant's callback and logout URLs name (emulators/idp/tenant.json).
 DEFAULT_BASE_URL = "http://localhost:3000"
 
@@ -177,6 +186,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         "API_URL_HTTP_JWT",
         "API_URL_REST_COGNITO",
         "API_URL_HTTP_COGNITO_JWT",
+        "API_URL_REST_IAM",
+        "API_URL_HTTP_IAM",
     ):
         if env.get(name):
             settings[name] = env[name].rstrip("/")
@@ -210,6 +221,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         )
     local_idp = settings["AUTH0_ISSUER"].rstrip("/") if settings["LAB_MODE"] == "local" else None
     settings.update(cognito_settings(env, local_idp))
+    settings.update(iam_settings(env, settings))
     return settings
 
 
@@ -300,3 +312,88 @@ def cognito_settings(env: Mapping[str, str], local_idp_url: str | None) -> dict[
         "COGNITO_SCOPE": scope,
         "COGNITO_M2M_CLIENTS": dict(LOCAL_COGNITO_M2M_CLIENTS),
     }
+
+
+def iam_settings(env: Mapping[str, str], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the IAM side's settings: the identity pool and the service client's key.
+
+    Locally the gateway's catalogue names the identity pool and the web app signs with the
+    lab's demo key (`LOCAL_SERVICE_KEY`). Against a deployed stack, `IAM_IDENTITY_POOL_ID`
+    names the pool (its region is the id's prefix; `IAM_REGION` may only repeat it), the
+    `Logins` keys default to the logins this app is configured with (the Auth0 tenant's
+    domain, `cognito-idp.<region>.amazonaws.com/<pool id>`), and the service key comes from
+    `IAM_SERVICE_ACCESS_KEY_ID` and `IAM_SERVICE_SECRET_ACCESS_KEY` (never required: without
+    it that choice is not offered). A half-given setting is refused by name.
+    """
+    key_id = env.get("IAM_SERVICE_ACCESS_KEY_ID", "").strip()
+    secret = env.get("IAM_SERVICE_SECRET_ACCESS_KEY", "").strip()
+    if bool(key_id) != bool(secret):
+        given, missing = (
+            ("IAM_SERVICE_ACCESS_KEY_ID", "IAM_SERVICE_SECRET_ACCESS_KEY")
+            if key_id
+            else ("IAM_SERVICE_SECRET_ACCESS_KEY", "IAM_SERVICE_ACCESS_KEY_ID")
+        )
+        raise ConfigError(
+            f"{given} is set but {missing} is not: the service client signs with both. Set "
+            "both in .env (see .env.example) or neither."
+        )
+    if key_id and not re.fullmatch(r"AKIA[A-Z0-9]{12,124}", key_id):
+        raise ConfigError(
+            f"IAM_SERVICE_ACCESS_KEY_ID is {key_id[:4]!r}…: an IAM user's access key id starts "
+            "with AKIA (temporary ASIA keys expire and need a session token)."
+        )
+    local = settings.get("API_MODE") == "local"
+    found: dict[str, Any] = {
+        "IAM_SERVICE_KEY": (key_id, secret) if key_id else (LOCAL_SERVICE_KEY if local else None),
+        "IAM_IDENTITY_POOL_ID": None,
+        "IAM_REGION": "us-east-1",
+    }
+    pool_id = env.get("IAM_IDENTITY_POOL_ID", "").strip()
+    region = env.get("IAM_REGION", "").strip()
+    if region and not _REGION.match(region):
+        raise ConfigError(f"IAM_REGION is {region!r}: a region looks like eu-west-1.")
+    if not pool_id:
+        stray = [name for name in IAM_POOL_SETTINGS[1:] if env.get(name)]
+        if stray:
+            raise ConfigError(
+                f"{', '.join(stray)} {'is' if len(stray) == 1 else 'are'} set but "
+                "IAM_IDENTITY_POOL_ID is not: set the identity pool's id too, or unset them."
+            )
+        if region:
+            found["IAM_REGION"] = region
+        return found
+    if local:
+        raise ConfigError(
+            "IAM_IDENTITY_POOL_ID is set but API_BASE_URL is the local gateway, whose own "
+            "identity pool (in its catalogue) issues the credentials its IAM APIs know: unset "
+            "IAM_IDENTITY_POOL_ID, or set API_BASE_URL to the deployed stack."
+        )
+    shape = _IDENTITY_POOL_ID.match(pool_id)
+    if not shape:
+        raise ConfigError(
+            f"IAM_IDENTITY_POOL_ID is {pool_id!r}: an identity pool id is the region, a colon "
+            "and a UUID, e.g. eu-west-1:0f8e1c2d-1111-2222-3333-444455556666."
+        )
+    if region and region != shape.group(1):
+        raise ConfigError(
+            f"IAM_REGION is {region!r} but the identity pool {pool_id!r} is in {shape.group(1)!r}."
+        )
+    auth0 = env.get("IAM_LOGINS_AUTH0", "").strip()
+    if not auth0 and settings.get("LAB_MODE") == "auth0":
+        auth0 = _domain(settings["AUTH0_ISSUER"])
+    cognito = env.get("IAM_LOGINS_COGNITO", "").strip()
+    if not cognito and settings.get("COGNITO_MODE") == "aws":
+        cognito = _domain(settings["COGNITO_ISSUER"])
+    if not auth0 and not cognito:
+        raise ConfigError(
+            f"IAM_IDENTITY_POOL_ID is {pool_id!r} but no login can be exchanged there: set "
+            "AUTH0_DOMAIN or COGNITO_DOMAIN (their Logins keys are derived), or "
+            "IAM_LOGINS_AUTH0 / IAM_LOGINS_COGNITO."
+        )
+    found.update(
+        IAM_IDENTITY_POOL_ID=pool_id,
+        IAM_REGION=shape.group(1),
+        IAM_LOGINS_AUTH0=_domain(auth0) if auth0 else None,
+        IAM_LOGINS_COGNITO=_domain(cognito) if cognito else None,
+    )
+    return found

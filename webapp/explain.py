@@ -191,6 +191,9 @@ class Explanation:
     policy: dict[str, Any] | None = None
     # What happened on this call, for the flow diagram: the hops (see HOPS) that were taken.
     hops: list[str] = field(default_factory=list)
+    # IAM routes: who signed (`principal`, `identity_id`, `role`), the deciding `statement`,
+    # and on a signature mismatch the `canonical_request` API Gateway computed.
+    iam: dict[str, Any] | None = None
 
 
 def reason_words(code: str | None, detail: str | None = None) -> str:
@@ -237,6 +240,12 @@ def permissions_step(trace: TraceView, body: Any, sent_token: str | None) -> str
     authorizer = trace.authorizer
     if not isinstance(caller, dict) or "permissions" not in caller or authorizer is None:
         return None
+    if authorizer.type == "AWS_IAM":
+        return (
+            "With IAM there is no token and no claims: what this caller may call is decided by "
+            "the IAM policies of its principal (above), and the function knows the caller by "
+            "`requestContext.identity` (REST) or `requestContext.authorizer.iam` (HTTP)."
+        )
     if authorizer.type in ("TOKEN", "REQUEST"):
         return (
             "`caller.permissions` is what the Lambda authorizer put in its context: the "
@@ -407,6 +416,40 @@ class _Request(_Block):
     route = _Key()
 
 
+class _Signature(_Block):
+    contract = "TraceSignature"
+    placement = _Key("header")
+    scope = _Key("")
+    signed_headers = _Key(())
+    timestamp = _Key("")
+    session_token = _Key(False)
+
+
+class _Principal(_Block):
+    contract = "TracePrincipal"
+    arn = _Key("")
+    type = _Key("")
+    policies = _Key(())
+    role_arn = _Key()
+    cognito_identity_id = _Key()
+
+
+class _Statement(_Block):
+    contract = "TraceStatement"
+    policy = _Key("")
+    effect = _Key("")
+    resource = _Key()
+
+
+class _Iam(_Block):
+    contract = "TraceIam"
+    signature = _Key(view=_Signature, optional=True)
+    principal = _Key(view=_Principal, optional=True)
+    statement = _Key(view=_Statement, optional=True)
+    canonical_request = _Key()
+    string_to_sign = _Key()
+
+
 class _Authorizer(_Block):
     contract = "TraceAuthorizer"
     type = _Key("")
@@ -429,6 +472,7 @@ class _Authorizer(_Block):
     claims = _Key()
     cache_key = _Key()
     jwks = _Key()
+    iam = _Key(view=_Iam, optional=True)
 
 
 class _Policy(_Block):
@@ -459,7 +503,19 @@ class TraceView(_Block):
     summary = _Key("")
 
 
-TRACE_VIEWS = (TraceView, _Request, _Authorizer, _Decision, _Error, _Policy, _Integration)
+TRACE_VIEWS = (
+    TraceView,
+    _Request,
+    _Authorizer,
+    _Decision,
+    _Error,
+    _Policy,
+    _Integration,
+    _Iam,
+    _Signature,
+    _Principal,
+    _Statement,
+)
 
 _VERDICTS = {
     "allow": "allowed the call",
@@ -598,6 +654,13 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
                         else ", so a policy written for another route can refuse this one."
                     )
                 )
+        elif authorizer.type == "AWS_IAM":
+            # No token here: a refusal is of the signature or the credentials.
+            if authorizer.outcome not in ("allow", "deny"):
+                outcome = "refused the request"
+            verdict = f"API Gateway's IAM check {outcome}"
+            hops.append("builtin")
+            steps.extend(_iam_steps(authorizer.iam, words, outcome, explanation))
         elif authorizer.type == "COGNITO_USER_POOLS":
             verdict = f"API Gateway's {style} {outcome}"
             hops.append("builtin")
@@ -663,6 +726,65 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
     if not explanation.headline:
         explanation.headline = f"{status}: {meaning or trace.summary}."
     return explanation
+
+
+def _iam_steps(iam: _Iam | None, words: str, outcome: str, explanation: Explanation) -> list[str]:
+    """What API Gateway's IAM check saw: the signature, the principal, the deciding statement.
+
+    Follows https://docs.aws.amazon.com/apigateway/latest/developerguide/permissions.html
+    (identity policies for `execute-api:Invoke` on the route's ARN).
+    """
+    steps = ["API Gateway checked the SigV4 signature itself (no Lambda involved)."]
+    if iam is None:
+        steps.append(f"It {outcome}: {words}.")
+        return steps
+    facts: dict[str, Any] = {}
+    signature = iam.signature
+    if signature is not None:
+        token = ", with a session token" if signature.session_token else ""
+        steps.append(
+            f"The signature ({signature.placement}) is scoped to `{signature.scope}`, dated "
+            f"{signature.timestamp}, and signs `{';'.join(signature.signed_headers)}`{token}."
+        )
+    principal = iam.principal
+    if principal is not None:
+        facts["principal"] = principal.arn
+        if principal.type == "assumed-role":
+            facts["role"] = principal.role_arn
+            who = f"a session of the role `{principal.role_arn}` (`{principal.arn}`)"
+        else:
+            who = f"the IAM user `{principal.arn}`"
+        if principal.cognito_identity_id:
+            facts["identity_id"] = principal.cognito_identity_id
+            who += f", Cognito identity `{principal.cognito_identity_id}`"
+        policies = ", ".join(f"`{name}`" for name in principal.policies) or "none"
+        steps.append(f"The signer is {who}; its identity policies: {policies}.")
+    statement = iam.statement
+    if statement is not None:
+        facts["statement"] = {
+            "policy": statement.policy,
+            "effect": statement.effect,
+            "resource": statement.resource,
+        }
+        verb = "allows" if statement.effect == "Allow" else "explicitly denies"
+        steps.append(
+            f"A statement of the policy `{statement.policy}` {verb} `execute-api:Invoke` on "
+            f"`{statement.resource}`."
+        )
+    elif principal is not None and explanation.reason_code == "iam_not_allowed":
+        steps.append(
+            "No statement of its policies allows `execute-api:Invoke` on this route, and IAM "
+            "denies what nothing allows."
+        )
+    if iam.canonical_request:
+        facts["canonical_request"] = iam.canonical_request
+        steps.append(
+            "API Gateway computed the canonical request below and got another signature: "
+            "compare it with what was signed."
+        )
+    steps.append(f"It {outcome}: {words}.")
+    explanation.iam = facts
+    return steps
 
 
 def _jwks_step(authorizer: _Authorizer) -> str | None:

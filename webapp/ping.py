@@ -22,6 +22,7 @@ from flask import request
 from flask import session
 
 from . import api_client
+from . import iam_ping
 from .auth import current_user
 from .auth import fresh_tokens
 from .auth import provider_client
@@ -132,6 +133,7 @@ def _page(
     status: int = 200,
     problem: str | None = None,
     token_curl: str | None = None,
+    iam_view: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
     targets = directory().targets()
     actions = directory().actions(targets)
@@ -143,11 +145,13 @@ def _page(
     if selected_api not in targets and targets:
         selected_api = next(iter(targets))
     selected_token = (
-        _known(posted.get("token"), TOKEN_KINDS)
+        _known(posted.get("token"), {**TOKEN_KINDS, **iam_ping.CHOICES})
         or session.get("ping_token")
         or ("access" if logged_in else "none")
     )
     pressed = _known(posted.get("action"), actions)
+    if not logged_in and selected_token in iam_ping.iam.USER_CREDENTIAL_KINDS:
+        selected_token = "iam-unsigned"
     if not logged_in and selected_token in USER_TOKEN_KINDS:
         selected_token = "none"
     machines = m2m_clients()
@@ -176,6 +180,10 @@ def _page(
         problem=problem,
         local=local,
         token_curl=token_curl,
+        # The IAM APIs' credential choices (the same `token` field) and an IAM call's view.
+        credential_kinds=iam_ping.CHOICES,
+        credentials_available=iam_ping.available(logged_in),
+        iam_view=iam_view,
         api_base=current_app.config["API_BASE_URL"],
         api_local=directory().local,
         note_text=request.form.get("text", "") if request.method == "POST" else "",
@@ -216,7 +224,7 @@ def call() -> Any:
     chosen = directory().actions(targets).get(action)
     if chosen is None:
         return refuse(f"Unknown action {action[:40]!r}: choose one of the buttons.")
-    if token_kind not in TOKEN_KINDS:
+    if token_kind not in TOKEN_KINDS and token_kind not in iam_ping.CHOICES:
         return refuse(f"Unknown token choice {token_kind[:40]!r}.")
     target = targets.get(api_key)
     if target is None:
@@ -235,6 +243,8 @@ def call() -> Any:
         return refuse(f"The {target.style.title} has no route {chosen.key}: choose another API.")
     if len(text) > MAX_NOTE_CHARS:
         return refuse(f"A note has at most {MAX_NOTE_CHARS} characters.")
+    if token_kind in iam_ping.CHOICES:
+        return _iam_call(target, chosen, api_key, token_kind, text, fragment, refuse)
     if token_kind in LOCAL_ONLY_KINDS and not _expired_copies_possible():
         return refuse(
             "An expired copy of your token needs the local identity provider's Auth0 tenant: "
@@ -283,6 +293,36 @@ def call() -> Any:
             last_call=session["last_call"],
         )
     return _page(result, explanation, token_curl=m2m_token_curl(token_kind))
+
+
+def _iam_call(
+    target: Any, chosen: Any, api_key: str, kind: str, text: str, fragment: bool, refuse: Any
+) -> Any:
+    """Call with AWS credentials (signed with SigV4) instead of a bearer token."""
+    if kind in iam_ping.iam.USER_CREDENTIAL_KINDS and current_user() is None:
+        return refuse(
+            "Log in first: your identity-pool credentials are exchanged for your ID token.", 401
+        )
+    try:
+        done = iam_ping.call(target, chosen, kind, text)
+    except iam_ping.iam.IamError as exc:
+        return refuse(f"No AWS credentials: {exc}.", 502)
+    session["ping_api"] = api_key
+    session["ping_token"] = kind
+    session["last_call"] = last_call(
+        done.explanation, done.result.status, target.style.title, chosen.label
+    )
+    if fragment:
+        return render_template(
+            "_call_result.html",
+            result=done.result,
+            explanation=done.explanation,
+            logged_in=current_user() is not None,
+            token_curl=None,
+            iam_view=done.view,
+            last_call=session["last_call"],
+        )
+    return _page(done.result, done.explanation, iam_view=done.view)
 
 
 def last_call(explanation: Any, status: int | None, api: str, action: str) -> dict[str, Any]:
