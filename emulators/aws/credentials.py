@@ -130,6 +130,10 @@ class CredentialStore:
         """The IAM users' keys (no session token), for listing."""
         return [c for c in self._by_key.values() if c.session_token is None]
 
+    def temporary(self) -> list[Credential]:
+        """The credentials STS and the identity pool issued, oldest first."""
+        return [c for c in self._by_key.values() if c.session_token is not None]
+
     def _evict(self) -> None:
         # Temporary credentials in issue order (dicts keep insertion order); users' keys stay.
         for key, credential in list(self._by_key.items()):

@@ -218,7 +218,8 @@ class IamChecker:
         if credential is None:
             return refuse(
                 reason="unknown_access_key",
-                detail=f"no credential has the access key id {signed.access_key_id}",
+                detail="no credential has the access key id "
+                f"{sigv4.masked_key_id(signed.access_key_id)}",
             )
         if credential.session_token is None:
             if signed.session_token:

@@ -440,11 +440,19 @@ def redact_token_in(text: str, token: str | None) -> str:
     return text
 
 
+def masked_key_id(access_key_id: str) -> str:
+    """An access key id as traces and pages show it: its kind and last four characters
+    (`ASIA…WXYZ`), enough to tell keys apart without rendering a credential."""
+    if len(access_key_id) <= 8:
+        return "…"
+    return f"{access_key_id[:4]}…{access_key_id[-4:]}"
+
+
 def describe(signed: SignedRequest) -> dict[str, Any]:
     """The parts of a signature a trace may show: never the signature or a token."""
     return {
         "placement": signed.placement,
-        "access_key_id": signed.access_key_id,
+        "access_key_id": masked_key_id(signed.access_key_id),
         "scope": signed.scope,
         "signed_headers": list(signed.signed_headers),
         "timestamp": signed.timestamp,
