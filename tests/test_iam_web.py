@@ -293,3 +293,17 @@ def test_the_botocore_snippet_runs(lab: Any, who: str) -> None:
     for value in env.values():
         if len(value) > 20:
             assert value not in snippet
+
+
+def test_the_flow_diagram_shows_the_exchange_once_and_the_iam_check(
+    lab: Any, actions: LabActions
+) -> None:
+    browser = actions.login(*CUSTOMER)
+
+    first = ping(browser, lab, "rest-iam", "GET /private", "iam-mine")
+    second = ping(browser, lab, "rest-iam", "GET /private", "iam-mine")
+
+    hops = [re.search(r'data-hops="([^"]*)"', r.text).group(1).split() for r in (first, second)]
+    assert "identity-pool" in hops[0] and "identity-pool" not in hops[1]  # kept in the session
+    assert all("iam" in h and "builtin" not in h and "authorizer" not in h for h in hops)
+    assert "IAM (SigV4) check" in first.text

@@ -172,6 +172,9 @@ HOPS = {
     "cache": "API Gateway answered from its authorizer result cache",
     "builtin": "API Gateway's built-in authorizer checked the token",
     "builtin-jwks": "API Gateway fetched the issuer's signing keys (JWKS)",
+    "identity-pool": "the web app exchanged your ID token at the identity pool for AWS credentials",
+    "iam": "API Gateway checked the SigV4 signature and the caller's IAM policies (no token, "
+    "no Lambda)",
     "authorizer": "API Gateway invoked the Lambda authorizer",
     "authorizer-jwks": "the Lambda authorizer fetched the issuer's signing keys (JWKS)",
     "function": "API Gateway ran the function",
@@ -659,7 +662,7 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
             if authorizer.outcome not in ("allow", "deny"):
                 outcome = "refused the request"
             verdict = f"API Gateway's IAM check {outcome}"
-            hops.append("builtin")
+            hops.append("iam")
             steps.extend(_iam_steps(authorizer.iam, words, outcome, explanation))
         elif authorizer.type == "COGNITO_USER_POOLS":
             verdict = f"API Gateway's {style} {outcome}"

@@ -41,6 +41,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from flask import current_app
+from flask import g
 from flask import session
 
 from .auth import fresh_tokens
@@ -217,6 +218,7 @@ def my_credentials(now: float | None = None) -> dict[str, Any]:
             f"the identity pool {pool.pool_id} does not trust the {provider} login you used"
         )
     fresh = {**exchange(pool, login_key, id_token), "owner": owner}
+    g.iam_exchanged = True  # this call went to the identity pool (the flow diagram says so)
     if (
         isinstance(cached, dict)
         and cached.get("owner") == owner

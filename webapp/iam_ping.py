@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from flask import g
 
 from . import api_client
 from . import iam
@@ -70,6 +71,8 @@ def call(target: api_client.Target, action: api_client.Action, kind: str, text: 
         target, action, None, kind, text, current_app.config["HTTP_TIMEOUT"], signer=signer
     )
     explanation = explain(result, None, current_app.config["AUTH0_AUDIENCE"])
+    if g.get("iam_exchanged"):
+        explanation.hops.insert(1, "identity-pool")
     # The body api_client sent (the note), for the snippet to send the same.
     body = json.dumps({"text": text or ""}) if action.sends_body else None
     view = page_view(kind, region, body, result, explanation, signer)
