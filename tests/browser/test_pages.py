@@ -39,7 +39,7 @@ SQUEEZED_CELLS = """() => {
         node.parentElement.appendChild(probe);
         const needed = probe.getBoundingClientRect().width;
         probe.remove();
-        if (room + 1 < needed) squeezed.push(`${word}: ${needed.toFixed(0)} > ${room.toFixed(0)}px`);
+        if (room + 1 < needed) squeezed.push(`${word}: ${needed.toFixed(0)}>${room.toFixed(0)}`);
       }
     }
   }
