@@ -23,10 +23,19 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The first install takes a minute or two: in a terminal it says what it is doing (a line per
+# step, pip's own lines and progress bars); in CI (CI set) or with no terminal it stays quiet.
+INSTALL_QUIET := $(if $(CI),--quiet,$(shell [ -t 2 ] || echo --quiet))
+
 $(STAMP): pyproject.toml
+	@echo "Setting up $(VENV) (first run, or pyproject.toml changed): a minute or two."
+	@echo "[1/3] Creating the virtual environment"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --editable ".[test]"
+	@echo "[2/3] Upgrading pip"
+	$(BIN)/python -m pip install $(INSTALL_QUIET) --upgrade pip
+	@echo "[3/3] Installing the lab and its test tools (pyproject.toml)"
+	$(BIN)/python -m pip install $(INSTALL_QUIET) --editable ".[test]"
+	@echo "Installed."
 	touch $@
 
 clean:

@@ -7,6 +7,11 @@ directly rather than through `logging`, whose record-making (a stack walk for th
 cost more than the rest of a warm decision. Listeners get the same fields as a dict: the
 local gateway uses one to explain an outcome without parsing text. Errors (a bad
 configuration, a bug) go through the `authorizer` logger.
+
+On Lambda the line is always JSON (CloudWatch Logs Insights reads its fields). A local
+terminal may ask for a short line a person reads at a glance instead (`set_line_format`
+with `human_line`; the gateway emulator does, unless `LOG_FORMAT=json`): nothing on Lambda
+calls it, so the deployed contract is unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from typing import Any
 logger = logging.getLogger("authorizer")
 Listener = Callable[[dict[str, Any]], None]
 
+LineFormat = Callable[[dict[str, Any]], str]
+
 _listeners: list[Listener] = []
+_line_format: LineFormat | None = None  # None: the JSON line (Lambda's, CloudWatch's)
 _ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 _level = logging.INFO
 
@@ -59,6 +67,39 @@ def remove_listener(listener: Listener) -> None:
     """Stop calling a listener added with `add_listener`."""
     if listener in _listeners:
         _listeners.remove(listener)
+
+
+def set_line_format(line_format: LineFormat | None) -> None:
+    """Write each decision line with `line_format(fields)` instead of JSON (None: JSON again).
+
+    For a local terminal only: the deployed authorizer never calls this.
+    """
+    global _line_format
+    _line_format = line_format
+
+
+def human_line(fields: dict[str, Any]) -> str:
+    """A decision as one short line for a person at a terminal, e.g.
+    `authorizer ALLOW GET /private · valid · sub auth0|abc · miss · 0.4 ms · token 1a2b3c4d`.
+
+    The same fields as the JSON line, fewer of them: the token only by its fingerprint.
+    """
+    head = f"authorizer {str(fields.get('decision') or '?').upper()}"
+    if fields.get("route"):
+        head += f" {fields['route']}"
+    reason = str(fields.get("reason") or "")
+    if fields.get("detail"):
+        reason += f" ({fields['detail']})"
+    duration = fields.get("duration_us")
+    parts = [
+        head,
+        reason,
+        f"sub {fields['sub']}" if fields.get("sub") else "",
+        str(fields.get("cache") or ""),
+        f"{duration / 1000:.1f} ms" if isinstance(duration, int | float) else "",
+        f"token {str(fields['fingerprint'])[:8]}" if fields.get("fingerprint") else "",
+    ]
+    return " · ".join(part for part in parts if part)
 
 
 def enabled(level: int) -> bool:
@@ -99,7 +140,7 @@ def record_decision(
     """
     outcome, reason, detail, route, kid, iss, sub, client, token_kind, _ = summary
     token_fingerprint = fingerprint(credential) if credential else None
-    if _listeners:
+    if _listeners or _line_format is not None:
         fields: dict[str, Any] = {
             "event": "authorizer_decision",
             "decision": outcome,
@@ -150,6 +191,6 @@ def record_decision(
 def log_decision(fields: dict[str, Any], level: int = logging.INFO) -> None:
     """Tell the listeners; write the line if its level is on (INFO; cache hits DEBUG)."""
     if level >= _level:
-        sys.stdout.write(_ENCODE(fields) + "\n")
+        sys.stdout.write((_line_format or _ENCODE)(fields) + "\n")
     for listener in _listeners:
         listener(fields)

@@ -2,6 +2,10 @@
 // place, times show in local time, and tokens can be copied once the person asks.
 "use strict";
 
+// Copy buttons need this script: the class shows them (static/app.css); without it they stay
+// hidden and the text to copy is shown, selectable, with a line saying so.
+document.documentElement.classList.add("js");
+
 function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.content : "";
@@ -40,7 +44,8 @@ async function onCopyCurl(button) {
   let text = curl.textContent;
   if (button.dataset.withToken) {
     const token = await revealToken(button.dataset.withToken);
-    text = text.replace("$ACCESS_TOKEN", token);
+    // The command names the token it needs ($ACCESS_TOKEN, $ID_TOKEN, ...): fill in that one.
+    text = text.split(curl.dataset.placeholder || "$ACCESS_TOKEN").join(token);
   }
   const copied = await copyText(text);
   if (status) {

@@ -100,6 +100,7 @@ def test_a_cancelled_login_gets_a_friendly_page(lab: Any) -> None:
 
     assert response.status_code == 401
     assert "Login cancelled" in response.text
+    assert "access_denied: The user cancelled the login." in response.text
     assert "Traceback" not in response.text
 
 

@@ -410,7 +410,9 @@ def test_cancel_on_the_login_page_returns_access_denied(lab: Any, authz: Authori
     )
 
     assert response.status_code == 302
-    assert parse_qs(urlparse(response.headers["Location"]).query)["error"] == ["access_denied"]
+    query = parse_qs(urlparse(response.headers["Location"]).query)
+    assert query["error"] == ["access_denied"]
+    assert query["error_description"] == ["The user cancelled the login"]
 
 
 @pytest.mark.parametrize(
@@ -426,7 +428,8 @@ def test_wrong_credentials_show_the_form_again_revealing_nothing(
 ) -> None:
     response = authz.login(credentials)
 
-    assert response.status_code == 401
+    # A 200 page, as Universal Login re-renders its form: a 4xx would be a console error.
+    assert response.status_code == 200
     assert "Wrong email or password." in response.text
     assert 'id="password"' in response.text
     assert "Location" not in response.headers
@@ -522,8 +525,8 @@ def test_client_credentials_may_narrow_the_scope(lab: Any, jwks_client: jwt.PyJW
         (READER, {"audience": AUDIENCE, "scope": "write:notes"}, 400, "invalid_scope"),
         (READER, {}, 400, "invalid_request"),
         (READER, {"audience": "https://unknown.example"}, 403, "access_denied"),
-        ((READER[0], "wrong-secret"), {"audience": AUDIENCE}, 401, "invalid_client"),
-        (("no-such-client", "x"), {"audience": AUDIENCE}, 401, "invalid_client"),
+        ((READER[0], "wrong-secret"), {"audience": AUDIENCE}, 401, "access_denied"),
+        (("no-such-client", "x"), {"audience": AUDIENCE}, 401, "access_denied"),
         (("lab-webapp", WEBAPP_SECRET), {"audience": AUDIENCE}, 400, "unauthorized_client"),
     ],
     ids=[
@@ -543,6 +546,17 @@ def test_client_credentials_errors_follow_rfc_6749(
     assert response.status_code == status
     assert response.json()["error"] == error
     assert response.json().get("error_description") or error == "invalid_client"
+
+
+@pytest.mark.parametrize("client", [(READER[0], "wrong-secret"), ("no-such-client", "x")])
+def test_a_client_that_fails_to_authenticate_gets_auth0s_answer(
+    lab: Any, client: tuple[str, str]
+) -> None:
+    response = client_credentials(lab, client, audience=AUDIENCE)
+
+    # Auth0's exact body: one word for the reason, a string, and no hint which half was wrong.
+    assert response.status_code == 401
+    assert response.json() == {"error": "access_denied", "error_description": "Unauthorized"}
 
 
 def test_an_unknown_grant_type_is_refused(lab: Any) -> None:

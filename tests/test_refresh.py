@@ -113,7 +113,12 @@ def test_tokens_page_says_a_refresh_token_is_held_and_when_it_was_used(
     time.sleep(1.2)
     page = browser.get(f"{short_tokens.web_url}/tokens", timeout=5).text
 
-    assert re.search(r"last refreshed:\s*<strong><time datetime=\"[^\"]+\">\d+ seconds? ago", page)
+    # How long ago, and the exact time beside it (shown in local time by the page's script).
+    assert re.search(
+        r"last refreshed:\s*<strong>\d+ seconds? ago</strong>"
+        r"\s*\(<time datetime=\"[^\"]+\" data-local>",
+        page,
+    )
     assert browser.cookies["lab_session"] not in page
 
 

@@ -108,6 +108,7 @@ def create_app(
     from . import lab
     from . import pages
     from . import ping
+    from . import tokens
     from . import workshop
     from .api_client import ApiDirectory
     from .m2m import M2MClient
@@ -145,6 +146,9 @@ def create_app(
         escaped = str(escape(text or ""))
         return Markup(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped))  # noqa: S704
 
+    # A claim's value as its JSON says it (`true`, not Python's `True`), wherever claims show.
+    app.add_template_filter(tokens.display, "claim_value")
+    app.add_template_filter(tokens.moment, "iso_moment")
     return app
 
 

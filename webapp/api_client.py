@@ -12,6 +12,7 @@ asked for only in local mode (`API_MODE`), and a deployed `API_BASE_URL` without
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 from collections.abc import Iterable
@@ -249,6 +250,7 @@ class CallResult:
     error: str | None = None
     curl: str = ""
     json_body: Any = None
+    placeholder: str = TOKEN_PLACEHOLDER  # the shell variable `curl` names for the token
     # What the route needs (one of these scopes or permissions), as the catalogue or the
     # fallback routes say: it explains a 403 when there is no trace.
     required: tuple[str, ...] = ()
@@ -343,11 +345,40 @@ def catalogue_routes(api: dict[str, Any]) -> tuple[Route, ...]:
     return tuple(routes)
 
 
+# The shell variable "copy as curl" names for each kind of token sent, so the command says which
+# token it needs (`$ID_TOKEN` when the ID token was sent); never the token itself.
+PLACEHOLDERS = {
+    "access": "$ACCESS_TOKEN",
+    "workshop": "$ACCESS_TOKEN",  # the workshop's edited copy of the access token
+    "query-string": "$ACCESS_TOKEN",
+    "lowercase-bearer": "$ACCESS_TOKEN",
+    "id": "$ID_TOKEN",
+    "id-token": "$ID_TOKEN",
+    "tampered": "$TAMPERED_ACCESS_TOKEN",
+    "expired": "$EXPIRED_ACCESS_TOKEN",
+    "access-customer": "$CUSTOMER_ACCESS_TOKEN",
+    "access-admin": "$ADMIN_ACCESS_TOKEN",
+    "opaque": "$OPAQUE_ACCESS_TOKEN",
+}
+
+
+def token_placeholder(token_kind: str) -> str:
+    """The shell variable that stands for a token of this kind in "copy as curl".
+
+    M2M kinds and the Compare grid's variants get a name from their key (`m2m-writer` is
+    `$M2M_WRITER_TOKEN`, `wrong-aud` is `$WRONG_AUD_TOKEN`).
+    """
+    if token_kind in PLACEHOLDERS:
+        return PLACEHOLDERS[token_kind]
+    name = re.sub(r"[^A-Z0-9]+", "_", token_kind.upper()).strip("_") or "ACCESS"
+    return f"${name}" if name.endswith("TOKEN") else f"${name}_TOKEN"
+
+
 def build_curl(method: str, url: str, token_kind: str, body: str | None) -> str:
-    """Return the call as a curl command, with the token as a shell variable."""
+    """Return the call as a curl command, with the token as a shell variable named for its kind."""
     parts = ["curl", "-i", "-X", method, shlex.quote(url)]
     if token_kind != "none":
-        parts += ["-H", f'"Authorization: Bearer {TOKEN_PLACEHOLDER}"']
+        parts += ["-H", f'"Authorization: Bearer {token_placeholder(token_kind)}"']
     if body is not None:
         parts += ["-H", shlex.quote("Content-Type: application/json"), "--data", shlex.quote(body)]
     return " ".join(parts)
@@ -383,6 +414,7 @@ def call(
         url,
         token_kind,
         curl=build_curl(method, url, token_kind, body),
+        placeholder=token_placeholder(token_kind),
         required=action.route.scopes,
     )
     headers = {"Accept": "application/json", "User-Agent": "authorizer-lab-webapp"}

@@ -330,7 +330,15 @@ def _finish_login(provider: str) -> Any:
         framework.clear_state_data(session, state)
         description = request.args.get("error_description") or "no description given"
         if error == "access_denied":
-            return _failure("Login cancelled", f"The login did not complete: {description}.", 401)
+            # The IdP's access_denied is a Cancel on its login page or its refusal (an unknown
+            # API, a rule): say which, in the IdP's words, and that nothing was shared.
+            cancelled = "cancel" in description.lower()
+            return _failure(
+                "Login cancelled" if cancelled else "The identity provider denied the login",
+                f"The identity provider answered access_denied: {description.rstrip('.')}. "
+                "Nothing was shared with this app; log in again when you are ready.",
+                401,
+            )
         return _failure("The identity provider returned an error", f"{error}: {description}", 400)
     if not request.args.get("code"):
         return _failure(

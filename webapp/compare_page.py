@@ -48,6 +48,7 @@ from .auth import login_required
 from .auth import provider_client
 from .explain import explain
 from .ping import directory
+from .ping import m2m_token_curl
 from .tokens import decode
 from .variants import QUERY_PARAMETER
 from .variants import SourceTokens
@@ -187,16 +188,18 @@ def plan() -> Plan:
 
 
 def curl_for(variant: Variant, column: compare.Column) -> str:
-    """The call as a curl command, the token as `$ACCESS_TOKEN` where the variant puts it."""
+    """The call as a curl command, the token as a shell variable named for the row's token
+    (`$ID_TOKEN`, `$CUSTOMER_ACCESS_TOKEN`, ...) where the variant puts it."""
+    placeholder = api_client.token_placeholder(variant.id)
     url = column.base_url + column.path
     parts = ["curl", "-i", "-X", column.method]
     if variant.token is not None and variant.placement == "query":
-        url += f"?{QUERY_PARAMETER}={api_client.TOKEN_PLACEHOLDER}"
+        url += f"?{QUERY_PARAMETER}={placeholder}"
         parts.append(f'"{url}"')
     else:
         parts.append(shlex.quote(url))
     if variant.token is not None and variant.placement == "header":
-        parts += ["-H", f'"Authorization: {variant.scheme} {api_client.TOKEN_PLACEHOLDER}"']
+        parts += ["-H", f'"Authorization: {variant.scheme} {placeholder}"']
     if column.method in api_client.BODY_METHODS:
         parts += ["-H", shlex.quote("Content-Type: application/json")]
         parts += ["--data", shlex.quote(compare.NOTE_BODY)]
@@ -208,7 +211,7 @@ def details_of(
 ) -> dict[str, Any]:
     """What a cell's click-through shows: the explanation from the gateway's trace (read now,
     while the gateway still keeps it) and the call as curl. No credential: traces are redacted
-    by the gateway, and the curl names `$ACCESS_TOKEN`."""
+    by the gateway, and the curl names the token as a shell variable."""
     trace = None
     if column.trace_url and cell.trace_id:
         try:
@@ -468,11 +471,22 @@ def _cell_detail(run_id: str) -> tuple[dict[str, Any], dict[str, Any], dict[str,
     return document, cell, detail
 
 
+# The grid's M2M rows by the Ping page's token kind of the same client.
+M2M_ROW_KINDS = {
+    "m2m-reader": "m2m-reader",
+    "m2m-writer": "m2m-writer",
+    "cognito-m2m-reader": "cognito-reader",
+    "cognito-m2m-writer": "cognito-writer",
+}
+
+
 @bp.get("/compare/runs/<run_id>/cell")
 @login_required
 def cell(run_id: str) -> Any:
     """One cell's full explanation and trace, as the Ping page shows a call."""
     _, cell_, detail = _cell_detail(run_id)
+    variant_id = str(cell_.get("variant") or "")
+    placeholder = api_client.token_placeholder(variant_id)
     result = SimpleNamespace(
         status=detail.get("status"),
         reason=detail.get("status_reason") or "",
@@ -486,6 +500,7 @@ def cell(run_id: str) -> Any:
         "the Ping page to see one.)",
         headers=[("apigw-requestid", detail["request_id"])] if detail.get("request_id") else [],
         curl=detail.get("curl") or "",
+        placeholder=placeholder,
         token_kind="none" if detail.get("placement") == "none" else "variant",
         trace=detail.get("trace"),
         trace_available=bool(detail.get("trace")),
@@ -504,7 +519,8 @@ def cell(run_id: str) -> Any:
         "cell": cell_,
         "run_id": run_id,
         "logged_in": False,  # no "copy with my token": the row's token may be a variant
-        "token_curl": None,
+        # An M2M row's curl starts by getting its token, as the Ping page's does.
+        "token_curl": m2m_token_curl(M2M_ROW_KINDS.get(variant_id, ""), placeholder),
     }
     if request.headers.get("X-Requested-With") == "fetch":
         return render_template("_compare_cell.html", **context)

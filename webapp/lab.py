@@ -84,6 +84,8 @@ def lifecycle(stored: dict[str, Any]) -> dict[str, Any]:
         "issued_ago": when(issued, now) if issued else None,
         "expires_in": when(expires, now) if expires else None,
         "refreshed_iso": datetime.fromtimestamp(refreshed, UTC).isoformat() if refreshed else None,
+        "issued_iso": datetime.fromtimestamp(issued, UTC).isoformat() if issued else None,
+        "expires_iso": datetime.fromtimestamp(expires, UTC).isoformat() if expires else None,
     }
 
 

@@ -210,6 +210,13 @@ def _banner(
     gateway = next((s for s in servers if s.name == "API gateway"), None)
     if gateway is not None:
         lines.append(f"  (the gateway's catalogue of APIs and routes is at {gateway.probe_url})")
+        json_lines = (settings.get("LOG_FORMAT") or "").lower() == "json"
+        lines.append(
+            "  (the authorizer's decisions print as JSON lines, as CloudWatch Logs gets them)"
+            if json_lines
+            else "  (the authorizer's decisions print as one short line each; "
+            "`make run LOG_FORMAT=json` for the JSON lines Lambda writes)"
+        )
     lines.append("")
     lines.append("The web app points at:")
     mode = "Auth0 tenant" if config["LAB_MODE"] == "auth0" else "local identity provider"

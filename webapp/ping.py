@@ -289,10 +289,10 @@ def call() -> Any:
             result=result,
             explanation=explanation,
             logged_in=current_user() is not None,
-            token_curl=m2m_token_curl(token_kind),
+            token_curl=m2m_token_curl(token_kind, result.placeholder),
             last_call=session["last_call"],
         )
-    return _page(result, explanation, token_curl=m2m_token_curl(token_kind))
+    return _page(result, explanation, token_curl=m2m_token_curl(token_kind, result.placeholder))
 
 
 def _iam_call(
@@ -344,27 +344,41 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
-def m2m_token_curl(kind: str) -> str | None:
-    """Return how to get the M2M token of a call yourself, with the secret as a variable."""
+# Where each M2M client's secret is kept, for the comment that explains `$CLIENT_SECRET`.
+SECRET_HOMES = {
+    ("auth0", "local"): "the local IdP's demo secret, in emulators/idp/tenant.json",
+    ("auth0", "auth0"): "the application's Settings page in Auth0; this app reads it from "
+    "{prefix}_CLIENT_SECRET in .env",
+    ("cognito", "local"): "the local user pool's demo secret, in emulators/idp/cognito.json",
+    ("cognito", "aws"): "the app client's page in the Cognito console; this app reads it from "
+    "COGNITO_{prefix}_CLIENT_SECRET in .env",
+}
+# Pulls `access_token` out of the token endpoint's JSON with what every lab user has (Python),
+# rather than assume jq is installed.
+READ_ACCESS_TOKEN = "python3 -c 'import json, sys; print(json.load(sys.stdin)[\"access_token\"])'"
+
+
+def m2m_token_curl(kind: str, placeholder: str | None = None) -> str | None:
+    """Return how to get the M2M token of a call yourself: comment lines that explain
+    `$CLIENT_SECRET` (never its value), then the client credentials request whose
+    `access_token` lands in the shell variable the API call names (`placeholder`).
+
+    Run before the call's own curl, the two commands are the call, chained.
+    """
     client = m2m_clients().get(kind)
     if client is None:
         return None
+    variable = (placeholder or api_client.token_placeholder(kind)).lstrip("$")
+    prefix = "M2M_WRITER" if kind.endswith("writer") else "M2M_READER"
     if client.provider == "cognito":
         endpoint = current_app.config["COGNITO_DOMAIN_URL"] + "/oauth2/token"
-        return " ".join(
-            [
-                "curl",
-                "-s",
-                shlex.quote(endpoint),
-                "-d",
-                "grant_type=client_credentials",
-                "-u",
-                f'"{client.client_id}:$CLIENT_SECRET"',
-            ]
-        )
-    endpoint = current_app.config["AUTH0_ISSUER"] + "oauth/token"
-    return " ".join(
-        [
+        mode = "local" if current_app.config.get("COGNITO_MODE") == "local" else "aws"
+        # Cognito takes no audience: without `scope` it grants all the client's custom scopes.
+        request_ = ["curl", "-s", shlex.quote(endpoint), "-d", "grant_type=client_credentials"]
+    else:
+        endpoint = current_app.config["AUTH0_ISSUER"] + "oauth/token"
+        mode = "local" if current_app.config["LAB_MODE"] == "local" else "auth0"
+        request_ = [
             "curl",
             "-s",
             shlex.quote(endpoint),
@@ -372,7 +386,15 @@ def m2m_token_curl(kind: str) -> str | None:
             "grant_type=client_credentials",
             "-d",
             shlex.quote(f"audience={current_app.config['AUTH0_AUDIENCE']}"),
-            "-u",
-            f'"{client.client_id}:$CLIENT_SECRET"',
+        ]
+    request_ += ["-u", f'"{client.client_id}:$CLIENT_SECRET"']
+    home = SECRET_HOMES[(client.provider, mode)].format(prefix=prefix)
+    return "\n".join(
+        [
+            "# 1. Get the M2M token (client credentials). CLIENT_SECRET is the secret of the",
+            f"#    client {client.client_id}: {home}.",
+            "#    Set it without showing it: read -rs CLIENT_SECRET",
+            f"{variable}=$({' '.join(request_)} | {READ_ACCESS_TOKEN})",
+            "# 2. Call the API with it:",
         ]
     )

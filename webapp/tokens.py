@@ -74,19 +74,33 @@ def _b64_json(segment: str) -> Any:
 
 
 def relative(seconds: float) -> str:
-    """Say a duration as people do: "3 minutes", "2 hours"."""
-    seconds = abs(int(seconds))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size * (2 if unit != "minute" else 1):
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
+    """Say a duration as people do, rounded to the nearest unit: "3 minutes", "10 hours".
+
+    Rounded, not truncated: a token that lives 10 hours, looked at a second after it was
+    issued, expires "in 10 hours", not "in 9 hours". Minutes up to two hours, hours up to two
+    days, then days.
+    """
+    seconds = abs(round(seconds))
+    if seconds < 60:
+        count, unit = seconds, "second"
+    elif seconds < 2 * 3600:
+        count, unit = round(seconds / 60), "minute"
+    elif seconds < 2 * 86400:
+        count, unit = round(seconds / 3600), "hour"
+    else:
+        count, unit = round(seconds / 86400), "day"
+    return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
 def when(timestamp: float, now: float | None = None) -> str:
     """Say how far a time is from now: "in 23 hours" or "3 minutes ago"."""
     delta = timestamp - (time.time() if now is None else now)
     return f"in {relative(delta)}" if delta >= 0 else f"{relative(delta)} ago"
+
+
+def moment(timestamp: float) -> str:
+    """An epoch time as ISO 8601 in UTC, for a `<time>` element the page shows in local time."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 @dataclass
@@ -156,20 +170,25 @@ def audiences(claims: dict[str, Any]) -> list[str]:
     return [a for a in aud if isinstance(a, str)] if isinstance(aud, list) else []
 
 
-def _display(value: Any) -> str:
+def display(value: Any) -> str:
+    """Show a claim's value as its JSON says it: `true`, `null`, `3600`, `{"a": 1}`.
+
+    A string is shown as itself (no quotes); a list of strings as a comma-separated list; any
+    other value in JSON, so a boolean reads `true` as in the token, never Python's `True`.
+    """
+    if isinstance(value, str):
+        return value
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value) if value else "(empty list)"
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return str(value)
+        return ", ".join(display(v) for v in value) if value else "(empty list)"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _rows(data: dict[str, Any], now: float) -> list[ClaimRow]:
     rows = []
     for name, value in data.items():
-        row = ClaimRow(name, value, _display(value), CLAIM_HINTS.get(name, ""))
+        row = ClaimRow(name, value, display(value), CLAIM_HINTS.get(name, ""))
         if name in TIME_CLAIMS and isinstance(value, int | float) and not isinstance(value, bool):
-            row.moment = datetime.fromtimestamp(value, UTC).isoformat()
+            row.moment = moment(value)
             row.relative = when(value, now)
         rows.append(row)
     return rows

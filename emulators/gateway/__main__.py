@@ -3,6 +3,10 @@
 python -m emulators.gateway serve [--host 127.0.0.1] [--port 3002] [--issuer URL]
                                   [--template template.yaml] [--notes-db FILE] [--threads 4]
                                   [--credentials-lifetime SECONDS]
+                                  [--log-format human|json]
+
+The authorizer's decision lines are short human lines in the terminal by default; JSON, as
+CloudWatch Logs gets them on Lambda, with `--log-format json` or `LOG_FORMAT=json`.
 
 The emulator is served by Granian, whose HTTP layer is in Rust: measured by
 `bench/gateway.py`, a pure-Python server spent about 300 µs of the machine's time on each
@@ -20,6 +24,8 @@ import sys
 from pathlib import Path
 
 import yaml
+
+from authorizer import audit
 
 from . import DEFAULT_ISSUER
 from . import create_gateway
@@ -41,6 +47,8 @@ _SETTINGS = {
 def gateway_from_environment() -> Gateway:
     """Build the emulator in the server's worker from the settings the command line set."""
     env = os.environ
+    if env.get("LOG_FORMAT", "human").lower() != "json":
+        audit.set_line_format(audit.human_line)
     base_url = env[_SETTINGS["base_url"]]
     gateway = create_gateway(
         env[_SETTINGS["issuer"]],
@@ -102,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds the identity pool's and STS's credentials last (default 3600; "
         "short ones show expiry); sets LAB_AWS_CREDENTIALS_LIFETIME",
     )
+    serve.add_argument(
+        "--log-format",
+        choices=("human", "json"),
+        default="json" if os.environ.get("LOG_FORMAT", "").lower() == "json" else "human",
+        help="the authorizer's decision lines: short for a person (default) or JSON, as on "
+        "Lambda (also LOG_FORMAT=json)",
+    )
     args = parser.parse_args(argv)
     if args.credentials_lifetime is not None:
         if not 1 <= args.credentials_lifetime <= 43200:
@@ -139,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             _SETTINGS["base_url"]: f"http://{args.host}:{args.port}",
             _SETTINGS["template"]: str(args.template.resolve()),
             _SETTINGS["notes_db"]: str(args.notes_db.resolve()) if args.notes_db else "",
+            "LOG_FORMAT": args.log_format,
         }
     )
     # Granian sets TCP_NODELAY on the listening socket, and accepted connections inherit it:

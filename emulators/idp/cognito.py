@@ -39,6 +39,7 @@ from .cognito_pool import load_pool_data
 from .cognito_pool import parse_pool
 from .cognito_pool import pool_database
 from .store import User
+from .validation import CANCELLED
 
 bp = Blueprint("cognito", __name__)
 log = logging.getLogger("emulators.idp")
@@ -164,8 +165,14 @@ def jwks(pool_id: str) -> Response:
 # authorize and login ---------------------------------------------------------------------
 
 
-def _redirect_error(redirect_uri: str, error: str, state: str | None) -> Response:
-    params = {"error": error, **({"state": state} if state else {})}
+def _redirect_error(
+    redirect_uri: str, error: str, state: str | None, description: str | None = None
+) -> Response:
+    params = {
+        "error": error,
+        **({"error_description": description} if description else {}),
+        **({"state": state} if state else {}),
+    }
     return redirect(f"{redirect_uri}?{urlencode(params)}")
 
 
@@ -232,14 +239,16 @@ def authorize(prefix: str) -> Any:
             return _issue_code(local, client, user, scope)
         return _login_page(local, client)
     if request.form.get("action") == "cancel":
-        return _redirect_error(redirect_uri, "access_denied", state)
+        return _redirect_error(redirect_uri, "access_denied", state, CANCELLED)
     email = request.form.get("email", "").strip()[:MAX_FIELD_LENGTH]
     password = request.form.get("password", "")[:MAX_FIELD_LENGTH]
     if not email or not password:
-        return _login_page(local, client, "Enter your email and password.", email, 400)
+        return _login_page(local, client, "Enter your email and password.", email)
     user = local.store.authenticate(email, password)
     if user is None:
-        return _login_page(local, client, "Incorrect username or password.", email, 401)
+        # The form again as a 200 page, as the hosted UI shows it: a 4xx page would be logged
+        # by the browser as a failed load.
+        return _login_page(local, client, "Incorrect username or password.", email)
     session["cognito_user_id"] = user.user_id
     session["cognito_auth_time"] = int(time.time())
     return _issue_code(local, client, user, scope)

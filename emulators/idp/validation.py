@@ -7,7 +7,10 @@ authentication, §3.1 and §3.2 "parameters MUST NOT be included more than once"
 responses, whose `error_description` allows only %x20-21 / %x23-5B / %x5D-7E), and rewords
 Authlib's own descriptions to those Auth0 gives (`invalid_grant` "Invalid authorization code",
 "Unknown or invalid refresh token.", "Failed to verify code verifier"). The HTTP status stays
-RFC 6749's (400, and 401 for `invalid_client`) where Auth0 answers 403.
+RFC 6749's (400) where Auth0 answers 403. A client that fails to authenticate (unknown
+`client_id`, wrong `client_secret`) gets what Auth0 answers: 401
+`{"error": "access_denied", "error_description": "Unauthorized"}` (as Auth0's own SDK issues
+quote it, e.g. auth0/node-auth0#682); a malformed Basic header keeps RFC 6749's `invalid_client`.
 """
 
 from __future__ import annotations
@@ -241,11 +244,15 @@ _AUTH0_WORDING = {
     ),
     ("invalid_request", "Missing 'code' in request."): "Missing required parameter: code",
 }
-CLIENT_AUTH_FAILED = "Unauthorized: unknown client_id or wrong client_secret."
+# Why `/authorize` answers `access_denied` when the person pressed Cancel on the login page.
+CANCELLED = "The user cancelled the login"
+# Auth0's answer to a client it cannot authenticate: it does not say which half was wrong.
+CLIENT_AUTH_FAILED = Refusal("access_denied", "Unauthorized", 401)
 
 
 def reword(response: Response, grant_type: str | None) -> Response:
-    """Give a token endpoint refusal Auth0's wording, and `invalid_client` its 401."""
+    """Give a token endpoint refusal Auth0's wording, and a failed client authentication
+    Auth0's 401 `access_denied`."""
     if response.status_code < 400 or response.mimetype != JSON_TYPE:
         return response
     try:
@@ -255,7 +262,7 @@ def reword(response: Response, grant_type: str | None) -> Response:
     error = body.get("error")
     description = body.get("error_description")
     if error == "invalid_client":
-        return Refusal("invalid_client", CLIENT_AUTH_FAILED, 401).response()
+        return CLIENT_AUTH_FAILED.response()
     if error == "unsupported_grant_type":
         description = f"Unsupported grant type: {echo(grant_type)}"
     elif error == "invalid_grant" and description is None and grant_type == "refresh_token":

@@ -26,6 +26,7 @@ from flask import request
 from flask import session
 
 from .tokens import split_scope
+from .validation import CANCELLED
 from .validation import check_authorize_request
 from .validation import check_token_request
 from .validation import echo
@@ -169,16 +170,26 @@ def authorize() -> Any:
 
     if request.form.get("action") == "cancel":
         log.info("login cancelled: client=%s", grant.request.client.get_client_id())
-        return server.create_authorization_response(grant=grant, grant_user=None)
+        # RFC 6749 §4.1.2.1: `access_denied` back to the client, saying what happened (Authlib's
+        # default, "denied the request", reads as if the IdP had refused).
+        return _oauth_error_response(
+            AccessDeniedError(
+                CANCELLED,
+                redirect_uri=grant.redirect_uri,
+                state=grant.request.payload.state,
+            )
+        )
 
     email = request.form.get("email", "").strip()[:MAX_FIELD_LENGTH]
     password = request.form.get("password", "")[:MAX_FIELD_LENGTH]
     if not email or not password:
-        return _login_page(grant, "Enter your email and password.", email, 400)
+        return _login_page(grant, "Enter your email and password.", email)
     user = _idp().store.authenticate(email, password)
     if user is None:
         log.info("login failed: client=%s", grant.request.client.get_client_id())
-        return _login_page(grant, "Wrong email or password.", email, 401)
+        # The form again, with Auth0's words, as a 200 page: Universal Login re-renders its
+        # form; a 4xx page would be logged by the browser as a failed load.
+        return _login_page(grant, "Wrong email or password.", email)
 
     session.clear()
     session["user_id"] = user.user_id

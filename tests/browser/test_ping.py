@@ -180,7 +180,7 @@ def test_the_inspector_shows_both_tokens_and_flags_the_id_tokens_audience(
     expect(access_card.locator("tr[data-claim='aud']")).to_contain_text(
         "https://api.authorizer-lab.local"
     )
-    expect(access_card.locator("tr[data-claim='exp']")).to_contain_text("in 23 hours")
+    expect(access_card.locator("tr[data-claim='exp']")).to_contain_text("in 24 hours")
 
 
 def test_the_ping_page_works_without_javascript(browser: Browser, lab: Any) -> None:
