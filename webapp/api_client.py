@@ -29,7 +29,7 @@ CATALOGUE_TTL = 30.0
 
 @dataclass(frozen=True)
 class ApiStyle:
-    """One of the ways the lab protects the same routes (four for Auth0, two for Cognito)."""
+    """One of the ways the lab protects the same routes (four for Auth0, three for Cognito)."""
 
     key: str
     title: str
@@ -79,8 +79,16 @@ STYLES = (
         "API_URL_HTTP_COGNITO_JWT",
         "HTTP",
     ),
+    # And our own Lambda TOKEN authorizer in its Cognito profile (access tokens only).
+    ApiStyle(
+        "rest-cognito-lambda",
+        "REST API · Lambda TOKEN authorizer for the Cognito pool",
+        "RestCognitoLambdaApi",
+        "API_URL_REST_COGNITO_LAMBDA",
+        "REST",
+    ),
 )
-COGNITO_STYLES = frozenset(("rest-cognito", "http-cognito-jwt"))
+COGNITO_STYLES = frozenset(("rest-cognito", "http-cognito-jwt", "rest-cognito-lambda"))
 STYLE_BY_KEY = {style.key: style for style in STYLES}
 
 # Methods the Ping page can call, in the order their buttons appear on a path; the first three
