@@ -5,8 +5,12 @@ first, and Compare grid rows of its own tokens' copies. Real servers on loopback
 from __future__ import annotations
 
 import html
+import json
 import re
+import time
 from typing import Any
+
+import requests
 
 from tests.conftest import ADMIN
 from tests.conftest import CUSTOMER
@@ -15,6 +19,7 @@ from tests.test_cognito_web import ping
 from tests.test_cognito_web import said
 from tests.test_cognito_web import status_of
 from tests.test_compare_page import run_grid
+from webapp.tokens import decode
 
 
 def radio(page: str, name: str, value: str) -> str:
@@ -87,3 +92,55 @@ def test_a_skipped_row_names_its_reason_after_its_label(lab: Any) -> None:
     page = browser.get(f"{lab.web_url}/compare?run={run}", timeout=10).text
     words = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page)))
     assert "Admin's access token: no admin access token (log in as the admin)." in words
+
+
+def test_the_workshop_expires_a_cognito_token_and_the_pool_api_refuses_it(lab: Any) -> None:
+    from tests.test_workshop import current
+    from tests.test_workshop import post
+    from tests.test_workshop import reveal
+
+    browser = cognito_login(lab, *CUSTOMER)
+    post(lab, browser, "/workshop", do="start-access")
+    for preset in ("expire", "iss-slash"):
+        header, claims = current(lab, browser)
+        post(lab, browser, "/workshop", do=f"preset-{preset}", **workshop_form(header, claims))
+    header, claims = current(lab, browser)
+    assert claims["iss"] == f"{lab.idp_url}/us-east-1_AuthzLab1/"  # the slash added
+
+    signed = post(
+        lab, browser, "/workshop", do="sign", signer="idp", **workshop_form(header, claims)
+    )
+    assert signed.status_code == 200, said(signed)[:300]
+    token_header, token_claims = decode(reveal(lab, browser))
+    pool_kids = {
+        k["kid"]
+        for k in requests.get(
+            f"{lab.idp_url}/us-east-1_AuthzLab1/.well-known/jwks.json", timeout=5
+        ).json()["keys"]
+    }
+    assert token_header["kid"] in pool_kids and token_claims["exp"] < time.time()
+    # The page reads the copy against the pool's issuer, not the Auth0 tenant's.
+    assert (
+        f"Issued by {lab.idp_url}/us-east-1_AuthzLab1/, not by {lab.idp_url}/us-east-1_AuthzLab1."
+        in said(signed)
+    )
+
+    sent = post(lab, browser, "/workshop/send", api="rest-cognito", action="GET /notes")
+    assert 'data-status="401"' in sent.text
+
+
+def workshop_form(header: dict[str, Any], claims: dict[str, Any]) -> dict[str, str]:
+    return {"header": json.dumps(header), "claims": json.dumps(claims)}
+
+
+def test_the_tokens_page_of_a_cognito_login_explains_cognito_not_auth0(
+    lab: Any, actions: Any
+) -> None:
+    m2m_sub_hint = "the app client id for a machine (client credentials)"
+    cognito = said(cognito_login(lab, *CUSTOMER).get(lab.web_url + "/tokens", timeout=5))
+    auth0 = said(actions.login(*CUSTOMER).get(lab.web_url + "/tokens", timeout=5))
+
+    assert "The classic confusions" not in cognito and "An opaque access token" not in cognito
+    assert "Cognito's tokens are shaped differently" in cognito
+    assert m2m_sub_hint in cognito and "@clients for a machine" not in cognito
+    assert "The classic confusions" in auth0 and "<client id>@clients for a machine" in auth0
