@@ -2,7 +2,8 @@
 
 Start from your access or ID token, edit its header and claims as JSON (the classic edits are
 one click: expire it, `nbf` in the future, another `aud`, the issuer without its trailing
-slash (with one, for a Cognito pool's), drop `kid`, `alg: none`, HS256 keyed with the issuer's public key), then sign it:
+slash (with one, for a Cognito pool's), drop `kid`, `alg: none`, HS256 keyed with the issuer's
+public key), then sign it:
 
 - by the local IdP (`POST /lab/token-variants`, which signs only *less valid* copies of a
   token it issued: earlier `exp`, later `nbf`, a foreign `aud` or `iss`, no or an unknown
