@@ -246,7 +246,7 @@ def call() -> Any:
     if token_kind in LOCAL_ONLY_KINDS and not _expired_copies_possible():
         return refuse(
             "An expired copy of your token needs the local identity provider (its tenant or its "
-            "user pool): a real tenant or user pool signs nothing for the lab."
+            "user pool): a real tenant signs nothing for the lab, nor does a real user pool."
         )
     if token_kind in USER_TOKEN_KINDS and current_user() is None:
         return refuse(
