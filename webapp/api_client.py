@@ -31,7 +31,7 @@ CATALOGUE_TTL = 30.0
 
 @dataclass(frozen=True)
 class ApiStyle:
-    """One of the ways the lab protects the same routes (four for Auth0, two for Cognito)."""
+    """One of the ways the lab protects the same routes (four for Auth0, three for Cognito)."""
 
     key: str
     title: str
@@ -81,12 +81,20 @@ STYLES = (
         "API_URL_HTTP_COGNITO_JWT",
         "HTTP",
     ),
+    # And our own Lambda TOKEN authorizer in its Cognito profile (access tokens only).
+    ApiStyle(
+        "rest-cognito-lambda",
+        "REST API · Lambda TOKEN authorizer for the Cognito pool",
+        "RestCognitoLambdaApi",
+        "API_URL_REST_COGNITO_LAMBDA",
+        "REST",
+    ),
     # The same routes behind IAM (SigV4): the caller signs each request with AWS credentials
     # (identity-pool credentials of a login, or an IAM user's access key).
     ApiStyle("rest-iam", "REST API · IAM (SigV4)", "RestIamApi", "API_URL_REST_IAM", "REST"),
     ApiStyle("http-iam", "HTTP API · IAM (SigV4)", "HttpIamApi", "API_URL_HTTP_IAM", "HTTP"),
 )
-COGNITO_STYLES = frozenset(("rest-cognito", "http-cognito-jwt"))
+COGNITO_STYLES = frozenset(("rest-cognito", "http-cognito-jwt", "rest-cognito-lambda"))
 IAM_STYLES = frozenset(("rest-iam", "http-iam"))
 STYLE_BY_KEY = {style.key: style for style in STYLES}
 

@@ -46,6 +46,7 @@ from .auth import current_user
 from .auth import fresh_tokens
 from .auth import login_required
 from .auth import provider_client
+from .auth import session_provider
 from .explain import explain
 from .ping import directory
 from .ping import m2m_token_curl
@@ -149,9 +150,8 @@ def plan() -> Plan:
     tokens = fresh_tokens() or {}
     access = tokens.get("access_token")
     _, claims = decode(access) if access else ({}, {})
-    permissions = claims.get("permissions") if isinstance(claims.get("permissions"), list) else []
-    user = "admin" if "read:admin" in permissions else "customer"
-    sources = SourceTokens(user=user, id_token=tokens.get("id_token"))
+    sources = user_sources(claims, tokens.get("id_token"), session_provider())
+    user = sources.user
     if access:
         sources.access[user] = access
     m2m = current_app.extensions["m2m"]
@@ -185,6 +185,24 @@ def plan() -> Plan:
         config["AUTH0_AUDIENCE"],
         target,
     )
+
+
+def user_sources(claims: dict[str, Any], id_token: str | None, provider: str) -> SourceTokens:
+    """The user's rows, before the access token is added: whose they are (an Auth0 admin has
+    `read:admin`, a Cognito one is in the `admins` group) and, for a Cognito login, the pool's
+    issuer (its copies and forgeries are the pool's) and its name on the rows."""
+    if provider == "cognito":
+        groups = claims.get("cognito:groups")
+        admin = isinstance(groups, list) and "admins" in groups
+        return SourceTokens(
+            user="admin" if admin else "customer",
+            id_token=id_token,
+            issuer=current_app.config.get("COGNITO_ISSUER"),
+            provider="Cognito",
+        )
+    permissions = claims.get("permissions")
+    admin = isinstance(permissions, list) and "read:admin" in permissions
+    return SourceTokens(user="admin" if admin else "customer", id_token=id_token)
 
 
 def curl_for(variant: Variant, column: compare.Column) -> str:

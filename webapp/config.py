@@ -186,6 +186,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         "API_URL_HTTP_JWT",
         "API_URL_REST_COGNITO",
         "API_URL_HTTP_COGNITO_JWT",
+        "API_URL_REST_COGNITO_LAMBDA",
         "API_URL_REST_IAM",
         "API_URL_HTTP_IAM",
     ):

@@ -65,6 +65,7 @@ def tokens() -> str:
         access_view=access_view,
         revealed=None,
         lifecycle=lifecycle(stored),
+        provider=session_provider(),
     )
 
 
@@ -109,4 +110,5 @@ def reveal() -> Any:
         access_view=access_view,
         revealed={"which": which, "token": raw},
         lifecycle=lifecycle(stored),
+        provider=session_provider(),
     )

@@ -13,6 +13,7 @@ process could leave the worker listening (killpg(2), Python's `start_new_session
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -73,15 +74,18 @@ def planned_servers(settings: dict[str, str | None]) -> list[Server]:
     """
     python = sys.executable
     servers = []
+    origin, app_host, app_port = base_url(settings.get("APP_BASE_URL"))
     idp_url = (settings.get("LOCAL_IDP_URL") or LOCAL_IDP_URL).rstrip("/")
     if not settings.get("AUTH0_DOMAIN"):
         host, port = _local_address(idp_url, "LOCAL_IDP_URL")
+        argv = [python, "-m", "emulators.idp", "serve", "--host", host, "--port", str(port)]
+        # The tenant's and the pool's callback and logout URLs follow the web app's origin.
         servers.append(
             Server(
                 "identity provider",
                 host,
                 port,
-                [python, "-m", "emulators.idp", "serve", "--host", host, "--port", str(port)],
+                [*argv, "--app-origin", origin],
                 f"{idp_url}/.well-known/openid-configuration",
             )
         )
@@ -110,7 +114,7 @@ def planned_servers(settings: dict[str, str | None]) -> list[Server]:
                 f"{gateway_url}/",
             )
         )
-    origin, host, port = base_url(settings.get("APP_BASE_URL"))
+    host, port = app_host, app_port
     if not (urlsplit(origin).scheme == "http" and is_loopback(host)):
         host, port = "localhost", 3000  # behind a proxy that serves the public origin
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -199,6 +203,21 @@ def stop_all(servers: list[Server]) -> None:
                 server.process.wait(timeout=STOP_TIMEOUT)
 
 
+def _local_account(catalogue_url: str | None) -> list[str]:
+    """The banner's line on the local AWS account, from the gateway's catalogue (none when it
+    cannot be read at once: the banner must not wait for it)."""
+    if catalogue_url is None:
+        return []
+    try:
+        with urllib.request.urlopen(catalogue_url, timeout=2) as answer:  # noqa: S310 (our URL)
+            described = json.load(answer).get("identity_pool") or {}
+        pools = ", ".join(str(p["id"]) for p in described.get("pools") or ())
+        account, endpoint = described["account_id"], described["endpoint_url"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+    return [f"  {'local AWS account':<22} {account}, identity pool {pools} at {endpoint}"]
+
+
 def _banner(
     servers: list[Server], settings: dict[str, str | None], config: dict[str, object]
 ) -> str:
@@ -231,8 +250,13 @@ def _banner(
         )
         if config.get(name)
     ]
+    if config.get("COGNITO_MODE"):
+        pool = "local Cognito pool" if config["COGNITO_MODE"] == "local" else "Cognito user pool"
+        lines.append(f"  {pool:<22} {config['COGNITO_ISSUER']}")
+        lines.append(f"  {'  its domain':<22} {config['COGNITO_DOMAIN_URL']}/oauth2/token, ...")
     if config["API_MODE"] == "local":
         lines.append(f"  {'local API gateway':<22} {config['API_BASE_URL']}/")
+        lines += _local_account(gateway.probe_url if gateway else None)
     elif not apis:
         lines.append(f"  {'deployed API':<22} {config['API_BASE_URL']}")
     for api in apis:

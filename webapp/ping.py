@@ -141,7 +141,7 @@ def _page(
     # After a call without JavaScript, the page shows what was just chosen and pressed (even
     # when the call was refused); otherwise the last call's choices.
     posted = request.form if request.method == "POST" else {}
-    selected_api = _known(posted.get("api"), targets) or session.get("ping_api") or "rest-token"
+    selected_api = _known(posted.get("api"), targets) or session.get("ping_api") or default_api()
     if selected_api not in targets and targets:
         selected_api = next(iter(targets))
     selected_token = (
@@ -191,9 +191,17 @@ def _page(
     ), status
 
 
+def default_api() -> str:
+    """The API a session starts on: one that trusts the provider the user logged in with."""
+    return "rest-cognito" if session_provider() == "cognito" else "rest-token"
+
+
 def _expired_copies_possible() -> bool:
-    # Only the local Auth0-compatible tenant signs an expired copy; not a Cognito session's.
-    return current_app.config["LAB_MODE"] == "local" and session_provider() == "auth0"
+    # Only the local IdP signs an expired copy: of its tenant's tokens, and of its own user
+    # pool's (not of a real Auth0 tenant's or a real user pool's).
+    if current_app.config["LAB_MODE"] != "local":
+        return False
+    return session_provider() == "auth0" or current_app.config.get("COGNITO_MODE") == "local"
 
 
 def _known(value: str | None, choices: Any) -> str | None:
@@ -247,8 +255,8 @@ def call() -> Any:
         return _iam_call(target, chosen, api_key, token_kind, text, fragment, refuse)
     if token_kind in LOCAL_ONLY_KINDS and not _expired_copies_possible():
         return refuse(
-            "An expired copy of your token needs the local identity provider's Auth0 tenant: "
-            "a real tenant signs nothing for the lab, nor does a Cognito user pool."
+            "An expired copy of your token needs the local identity provider (its tenant or its "
+            "user pool): a real tenant signs nothing for the lab, nor does a real user pool."
         )
     if token_kind in USER_TOKEN_KINDS and current_user() is None:
         return refuse(

@@ -65,6 +65,14 @@ CLAIM_HINTS = {
 }
 
 
+# Cognito's `sub` (AWS, "Understanding the access token"): the user's id in the pool, or for the
+# client-credentials grant the app client id itself (no `@clients` suffix: that is Auth0's).
+COGNITO_SUB_HINT = (
+    "who the token is about: the user's id in the pool, or the app client id for a machine "
+    "(client credentials)"
+)
+
+
 def _b64_json(segment: str) -> Any:
     raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     try:
@@ -238,6 +246,9 @@ def inspect(
     view = TokenView(label, kind, "", "", header, claims, _rows(claims, now), _rows(header, now))
     if claims.get("token_use") in ("id", "access"):
         _cognito_role(view, claims)
+        for row in view.rows:
+            if row.name == "sub":
+                row.hint = COGNITO_SUB_HINT
     elif "nonce" in claims or "at_hash" in claims or auds == [client_id]:
         view.role = "ID token"
         view.purpose = (

@@ -116,6 +116,8 @@ SPECS = (
     Spec("no-token", "No token", "no Authorization header at all"),
 )
 SPEC_BY_ID = {spec.id: spec for spec in SPECS}
+# The rows of the logged-in user's own tokens, as issued.
+USER_ROWS = ("access-customer", "access-admin", "id-token")
 
 # The local user pool's two client-credentials clients (emulators/idp/cognito.json; demo
 # secrets, local only), by row id: the Cognito APIs' columns then meet tokens they trust.
@@ -223,6 +225,10 @@ class SourceTokens:
     opaque: str | None = field(default=None, repr=False)
     m2m: dict[str, str] = field(default_factory=dict, repr=False)  # "m2m-reader"/"m2m-writer"
     user: str = "customer"
+    # The issuer of the user's tokens when it is not the builder's (a Cognito user pool's),
+    # and the provider's name for their rows' labels ("Cognito"; none for the tenant's).
+    issuer: str | None = None
+    provider: str = ""
 
     @property
     def base(self) -> str | None:
@@ -282,6 +288,21 @@ def public_key_pem(jwk: dict[str, Any]) -> bytes:
     )
 
 
+def toggled_slash(issuer: str) -> str:
+    """The issuer with its trailing slash dropped (Auth0's) or added (Cognito's has none): a
+    string-exact `iss` check refuses either (RFC 7519 §4.1.1 compares strings)."""
+    return issuer[:-1] if issuer.endswith("/") else issuer + "/"
+
+
+# The `iss-no-slash` row for an issuer without a trailing slash (a Cognito user pool's).
+ISS_WITH_SLASH = Spec(
+    "iss-no-slash",
+    "iss with a trailing slash",
+    "a signed copy whose `iss` has a trailing slash the issuer lacks",
+    True,
+)
+
+
 class VariantError(RuntimeError):
     """A row could not be built; the message says why in words (never the token)."""
 
@@ -298,6 +319,9 @@ class VariantBuilder:
         self.local_idp = local_idp
         self.timeout = timeout
         self.attacker = AttackerKey()
+        # The issuer of the tokens being varied: the tenant's unless a build says (a Cognito
+        # user pool's, which has no trailing slash and publishes its JWKS under its path).
+        self.token_issuer = self.issuer
 
     # The local IdP's copies ---------------------------------------------------------------
 
@@ -334,7 +358,7 @@ class VariantBuilder:
             "not-yet-valid": {"nbf": now + TIME_SHIFT},
             "wrong-aud": {"aud": FOREIGN_AUDIENCE},
             "wrong-iss": {"iss": FOREIGN_ISSUER},
-            "iss-no-slash": {"iss": self.issuer.rstrip("/")},
+            "iss-no-slash": {"iss": toggled_slash(self.token_issuer)},
             "no-kid": {"kid": None},
             "unknown-kid": {"kid": "unknown-" + secrets.token_urlsafe(12)},
         }
@@ -344,7 +368,9 @@ class VariantBuilder:
     def jwks(self) -> list[dict[str, Any]]:
         """The issuer's published keys (public: any attacker can read them)."""
         try:
-            response = requests.get(self.issuer + ".well-known/jwks.json", timeout=self.timeout)
+            response = requests.get(
+                self.token_issuer.rstrip("/") + "/.well-known/jwks.json", timeout=self.timeout
+            )
             keys = response.json().get("keys") if response.status_code == 200 else None
         except (requests.RequestException, ValueError, AttributeError):
             keys = None
@@ -366,6 +392,10 @@ class VariantBuilder:
     def build(self, sources: SourceTokens, only: Iterable[str] | None = None) -> VariantSet:
         """Build every row of `SPECS` (or those in `only`), the IdP's copies in parallel."""
         wanted = [spec for spec in SPECS if only is None or spec.id in set(only)]
+        self.token_issuer = sources.issuer or self.issuer
+        if not self.token_issuer.endswith("/"):
+            # Cognito's issuer has no trailing slash: the lesson is one added.
+            wanted = [ISS_WITH_SLASH if spec.id == ISS_WITH_SLASH.id else spec for spec in wanted]
         base = sources.base
         header, claims = decode(base) if base else ({}, {})
         who = "admin" if sources.user == "admin" else "customer"
@@ -376,9 +406,12 @@ class VariantBuilder:
 
         def row(spec: Spec, token: str | None, **extra: Any) -> None:
             description = spec.description.replace("the access token", f"the {who}'s token")
+            label = spec.label
+            if sources.provider and spec.id in USER_ROWS:
+                label = f"{label} ({sources.provider})"
             built[spec.id] = Variant(
                 spec.id,
-                spec.label,
+                label,
                 description,
                 token,
                 needs_local_idp=spec.needs_local_idp,
@@ -420,6 +453,8 @@ class VariantBuilder:
             elif spec.id == "opaque":
                 if sources.opaque:
                     row(spec, sources.opaque)
+                elif sources.provider:
+                    skip(spec, f"{sources.provider} issues no opaque access token")
                 else:
                     skip(spec, "no opaque token (a login without `audience`)")
             elif spec.id in ("m2m-reader", "m2m-writer"):

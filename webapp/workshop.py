@@ -2,7 +2,8 @@
 
 Start from your access or ID token, edit its header and claims as JSON (the classic edits are
 one click: expire it, `nbf` in the future, another `aud`, the issuer without its trailing
-slash, drop `kid`, `alg: none`, HS256 keyed with the issuer's public key), then sign it:
+slash (with one, for a Cognito pool's), drop `kid`, `alg: none`, HS256 keyed with the issuer's
+public key), then sign it:
 
 - by the local IdP (`POST /lab/token-variants`, which signs only *less valid* copies of a
   token it issued: earlier `exp`, later `nbf`, a foreign `aud` or `iss`, no or an unknown
@@ -36,7 +37,10 @@ from flask import session
 from . import api_client
 from .auth import fresh_tokens
 from .auth import login_required
+from .auth import provider_settings
+from .auth import session_provider
 from .explain import explain
+from .ping import default_api
 from .ping import directory
 from .tokens import decode
 from .tokens import inspect
@@ -47,6 +51,7 @@ from .variants import VariantError
 from .variants import alg_none
 from .variants import hs256_with
 from .variants import public_key_pem
+from .variants import toggled_slash
 
 bp = Blueprint("workshop", __name__)
 
@@ -62,7 +67,7 @@ PRESETS = {
     "expire": "Expire it (an hour ago)",
     "nbf": "Not valid for an hour (`nbf`)",
     "aud": "Another audience",
-    "iss-slash": "Issuer without its trailing slash",
+    "iss-slash": "Issuer with or without its trailing slash",
     "drop-kid": "Drop `kid`",
     "unknown-kid": "Unknown `kid`",
     "alg-none": "`alg: none`",
@@ -97,6 +102,9 @@ def sign(header: dict[str, Any], claims: dict[str, Any], signer: str, original: 
     builder = VariantBuilder(
         current_app.config["AUTH0_ISSUER"], True, current_app.config["HTTP_TIMEOUT"]
     )
+    if session_provider() == "cognito" and current_app.config.get("COGNITO_ISSUER"):
+        # The pool's public keys are what a confused verifier of its tokens would use.
+        builder.token_issuer = current_app.config["COGNITO_ISSUER"]
     if signer == "idp":
         return _idp_sign(builder, header, claims, original)
     if signer == "none":
@@ -161,7 +169,9 @@ def apply_preset(
     elif preset == "aud":
         claims["aud"] = FOREIGN_AUDIENCE
     elif preset == "iss-slash":
-        claims["iss"] = str(claims.get("iss", "")).rstrip("/")
+        # Auth0's issuer ends with a slash, a Cognito pool's does not: either way, a copy
+        # that differs by it alone.
+        claims["iss"] = toggled_slash(str(claims.get("iss", "")))
     elif preset == "drop-kid":
         header.pop("kid", None)
     elif preset == "unknown-kid":
@@ -251,12 +261,13 @@ def _page(
     token = state.get("token")
     view = None
     if token:
+        provider = provider_settings(session_provider())  # Auth0's or the Cognito pool's
         view = inspect(
             token,
             "The edited token",
             current_app.config["AUTH0_AUDIENCE"],
-            current_app.config["AUTH0_ISSUER"],
-            current_app.config["AUTH0_CLIENT_ID"],
+            provider["issuer"],
+            provider["client_id"],
         )
         view.present = False  # its own reveal button below, for the session's edited token
     targets = send_targets() if local else {}
@@ -278,7 +289,7 @@ def _page(
         styles=api_client.STYLES,
         targets=targets,
         actions=actions,
-        selected_api=state.get("api") or "rest-token",
+        selected_api=state.get("api") or default_api(),
         selected_action=state.get("action") or "GET /private",
         result=result,
         explanation=explanation,

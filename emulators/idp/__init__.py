@@ -18,6 +18,7 @@ from flask import request
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
 
+from .cognito_pool import load_pool_data
 from .keys import KeyRing
 from .oauth import Client
 from .oauth import create_authorization_server
@@ -31,6 +32,34 @@ from .validation import Refusal
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ISSUER = "http://127.0.0.1:3001/"
+# The web app's origin the versioned tenant and pool files name in their callback and logout
+# URLs; `IDP_APP_ORIGIN` (what `make run` passes from APP_BASE_URL) adds the same URLs at
+# another origin, so moving the web app off port 3000 is one setting.
+FILE_APP_ORIGIN = "http://localhost:3000"
+URL_LISTS = ("callbacks", "allowed_logout_urls", "callback_urls", "logout_urls")
+
+
+def with_app_origin(data: dict[str, Any], clients_key: str, origin: str | None) -> dict[str, Any]:
+    """Return the file's data with each client's web app URLs also at `origin` (exact URLs, as
+    Auth0 and Cognito compare them: `<origin>/callback` beside `http://localhost:3000/callback`)."""
+    origin = (origin or "").rstrip("/")
+    if not origin or origin == FILE_APP_ORIGIN or not isinstance(data.get(clients_key), list):
+        return data
+    clients = []
+    for client in data[clients_key]:
+        if isinstance(client, dict):
+            client = dict(client)
+            for key in URL_LISTS:
+                urls = client.get(key)
+                if isinstance(urls, list):
+                    moved = [
+                        origin + url[len(FILE_APP_ORIGIN) :]
+                        for url in urls
+                        if isinstance(url, str) and url.startswith(FILE_APP_ORIGIN + "/")
+                    ]
+                    client[key] = urls + [url for url in moved if url not in urls]
+        clients.append(client)
+    return {**data, clients_key: clients}
 
 
 @dataclass
@@ -58,7 +87,9 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     Settings: IDP_ISSUER (with the trailing slash, as Auth0's), IDP_DATABASE (SQLite file,
     default `instance/idp.sqlite3`), IDP_TENANT (a dict, or a path to a tenant JSON file),
-    IDP_COGNITO_POOL (a dict, or a path to a user pool JSON file; default `cognito.json`).
+    IDP_COGNITO_POOL (a dict, or a path to a user pool JSON file; default `cognito.json`),
+    IDP_APP_ORIGIN (the web app's origin when not http://localhost:3000: its callback and
+    logout URLs are allowed there too).
     """
     app = Flask(
         __name__,
@@ -71,6 +102,7 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
         IDP_DATABASE=str(Path(app.instance_path) / "idp.sqlite3"),
         IDP_TENANT=None,
         IDP_COGNITO_POOL=None,
+        IDP_APP_ORIGIN=None,
         SESSION_COOKIE_NAME="idp_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -78,7 +110,7 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
         # No IdP request needs more; a bigger body is refused before it is read (413).
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
-    for name in ("IDP_ISSUER", "IDP_DATABASE", "IDP_TENANT", "IDP_COGNITO_POOL"):
+    for name in ("IDP_ISSUER", "IDP_DATABASE", "IDP_TENANT", "IDP_COGNITO_POOL", "IDP_APP_ORIGIN"):
         if os.environ.get(name):
             app.config[name] = os.environ[name]
     if test_config:
@@ -89,6 +121,8 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
     tenant_data = (
         tenant_source if isinstance(tenant_source, dict) else load_tenant_data(tenant_source)
     )
+    app_origin = app.config["IDP_APP_ORIGIN"]
+    tenant_data = with_app_origin(tenant_data, "applications", app_origin)
     provider = open_provider(issuer, parse_tenant(tenant_data), app.config["IDP_DATABASE"])
     app.secret_key = provider.store.secret("idp_session_key")
     app.extensions["idp"] = provider
@@ -106,7 +140,11 @@ def create_idp_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.register_blueprint(variants.bp)
     # The Cognito-compatible user pool beside the tenant (its own file, state and keys).
-    cognito.install(app, issuer, app.config["IDP_DATABASE"], app.config.get("IDP_COGNITO_POOL"))
+    pool_source = app.config.get("IDP_COGNITO_POOL")
+    pool_data = pool_source if isinstance(pool_source, dict) else load_pool_data(pool_source)
+    cognito.install(
+        app, issuer, app.config["IDP_DATABASE"], with_app_origin(pool_data, "clients", app_origin)
+    )
     csrf = CSRFProtect(app)
     cognito.exempt_from_csrf(csrf)
     csrf.exempt(views.token)

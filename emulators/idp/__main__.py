@@ -1,6 +1,6 @@
 """Command line of the local IdP: serve it, rotate its signing key, manage users, list clients.
 
-python -m emulators.idp serve [--host 127.0.0.1] [--port 3001]
+python -m emulators.idp serve [--host 127.0.0.1] [--port 3001] [--app-origin http://localhost:3000]
 python -m emulators.idp rotate-key
 python -m emulators.idp add-user --email E --password P --role customer [--role admin] [--name N]
 python -m emulators.idp remove-user --email E
@@ -112,13 +112,15 @@ def _password_problem(password: str) -> str | None:
     return None
 
 
-def serve(host: str, port: int, threads: int) -> int:
+def serve(host: str, port: int, threads: int, app_origin: str | None = None) -> int:
     """Serve the IdP with waitress (threaded: the web app calls it while it is busy)."""
     from waitress import serve as waitress_serve
 
     from . import create_idp_app
 
     os.environ.setdefault("IDP_ISSUER", f"http://{host}:{port}/")
+    if app_origin:
+        os.environ["IDP_APP_ORIGIN"] = app_origin
     app = create_idp_app()
     print(f"Local IdP: issuer {app.extensions['idp'].issuer}", flush=True)
     try:
@@ -152,6 +154,11 @@ def _main(argv: list[str] | None) -> int:
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=3001)
     serve_cmd.add_argument("--threads", type=int, default=8)
+    serve_cmd.add_argument(
+        "--app-origin",
+        help="the web app's origin, if not http://localhost:3000: its callback and logout "
+        "URLs are allowed there too (make run passes APP_BASE_URL)",
+    )
     commands.add_parser("rotate-key", help="sign with a new key; keep the old one published")
     add_user = commands.add_parser("add-user", help="create a user")
     add_user.add_argument("--email", required=True)
@@ -176,7 +183,7 @@ def _main(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "serve":
-        return serve(args.host, args.port, args.threads)
+        return serve(args.host, args.port, args.threads, args.app_origin)
     if args.command.startswith("cognito-"):
         local = _pool()
         if args.command == "cognito-list-users":

@@ -83,8 +83,12 @@ def _domain_or_404(prefix: str) -> LocalPool:
     return local
 
 
+# The pool's pages say whose they are: the hosted UI of a user pool, whose users have groups.
+EYEBROW = "Local identity provider · Cognito user pool (hosted UI)"
+
+
 def _error_page(title: str, message: str, status: int = 400) -> tuple[str, int]:
-    return render_template("idp/error.html", title=title, message=message), status
+    return render_template("idp/error.html", title=title, message=message, eyebrow=EYEBROW), status
 
 
 # catalogue and discovery ----------------------------------------------------------------
@@ -267,6 +271,9 @@ def _login_page(
         error=error,
         email=email,
         demo_logins=list(local.pool.users),
+        eyebrow=EYEBROW,
+        directory="user pool",
+        membership="Groups",
     ), status
 
 

@@ -95,7 +95,8 @@ class PoolUser:
 
     @property
     def roles(self) -> tuple[str, ...]:
-        """The login page's demo table calls them roles; in the pool they are groups."""
+        """The login page's demo table reads `roles`; in the pool they are groups (and its
+        column is headed so)."""
         return self.groups
 
 
