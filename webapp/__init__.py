@@ -146,6 +146,13 @@ def create_app(
         escaped = str(escape(text or ""))
         return Markup(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped))  # noqa: S704
 
+    @app.template_filter("name_breaks")
+    def name_breaks(name: str | None) -> Markup:
+        """A claim or header name that may wrap only after a `/` or `:` (a namespaced claim
+        such as `https://authorizer-lab/roles`), never inside a word."""
+        escaped = str(escape(name or ""))
+        return Markup(re.sub(r"([/:])", r"\1<wbr>", escaped))  # noqa: S704
+
     # A claim's value as its JSON says it (`true`, not Python's `True`), wherever claims show.
     app.add_template_filter(tokens.display, "claim_value")
     app.add_template_filter(tokens.moment, "iso_moment")
