@@ -119,6 +119,30 @@ class KeyClient(jwt.PyJWKClient):
         return getattr(self._local, "last", None)
 
 
+def signature_only(
+    token: str, key: Any, alg: str = "RS256", require: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Verify a JWT's signature with `key` and return its claims, checking no claim but the
+    presence of those in `require`: each caller applies its own issuer, audience and clock
+    rules (API Gateway's JWT and Cognito authorizers, the identity pool's 5-minute grace).
+
+    :raise jwt.PyJWTError: a bad signature (`InvalidSignatureError`) or a missing claim.
+    """
+    return jwt.decode(
+        token,
+        key,
+        algorithms=[alg],
+        options={
+            "verify_aud": False,
+            "verify_iss": False,
+            "verify_exp": False,
+            "verify_nbf": False,
+            "verify_iat": False,
+            "require": list(require),
+        },
+    )
+
+
 class JwtAuthorizer:
     """One JWT authorizer configuration (issuer and audiences), with its key cache."""
 
@@ -178,19 +202,7 @@ class JwtAuthorizer:
         self._local.jwks = client.last_lookup
         try:
             # Signature only here; the time claims follow the module's one clock rule below.
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[alg],
-                options={
-                    "verify_aud": False,
-                    "verify_iss": False,
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                    "require": ["exp"],
-                },
-            )
+            claims = signature_only(token, key, alg, require=("exp",))
         except jwt.InvalidSignatureError:
             return JwtOutcome(401, "bad_signature", "the token signature is invalid")
         except jwt.PyJWTError as exc:
