@@ -89,7 +89,8 @@ def human_line(fields: dict[str, Any]) -> str:
         head += f" {fields['route']}"
     reason = str(fields.get("reason") or "")
     if fields.get("detail"):
-        reason += f" ({fields['detail']})"
+        # Details mark names as `code` for the pages; a terminal shows the backticks as is.
+        reason += f" ({str(fields['detail']).replace('`', '')})"
     duration = fields.get("duration_us")
     parts = [
         head,

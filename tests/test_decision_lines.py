@@ -35,6 +35,14 @@ def test_the_default_line_is_json_as_cloudwatch_reads_it(
     assert fields["sub"] == "auth0|abc" and fields["route"] == "GET /private"
 
 
+def test_a_terminal_line_shows_no_markup(human: object, capsys: pytest.CaptureFixture[str]) -> None:
+    refused = ("Deny", "missing_permission", "needs `read:admin`", "GET /admin", *([None] * 6))
+    audit.record_decision("TOKEN", TOKEN, refused, "miss", 80, None)
+
+    line = capsys.readouterr().out
+    assert "(needs read:admin)" in line and "`" not in line
+
+
 def test_a_terminal_gets_one_short_line(human: object, capsys: pytest.CaptureFixture[str]) -> None:
     audit.record_decision("TOKEN", TOKEN, SUMMARY, "miss", 420, 3600)
     audit.record_decision(

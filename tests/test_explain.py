@@ -13,6 +13,7 @@ from tests.test_tokens import ACCESS
 from tests.test_tokens import ID
 from tests.test_tokens import NOW
 from tests.test_tokens import jwt_of
+from webapp import explain as explain_module
 from webapp.api_client import STYLE_BY_KEY
 from webapp.api_client import CallResult
 from webapp.api_client import build_curl
@@ -80,3 +81,18 @@ def test_curl_never_carries_the_token_and_quotes_bodies() -> None:
 
 def test_curl_without_a_token_has_no_authorization_header() -> None:
     assert "Authorization" not in build_curl("GET", "http://h/dev/public", "none", None)
+
+
+@pytest.mark.parametrize(
+    ("words", "sentence"),
+    [
+        ("It refused: the token expired", "It refused: the token expired."),
+        ("It refused: 'did not match.'", "It refused: 'did not match.'"),
+        (
+            "It refused: the signature does not match.\n",
+            "It refused: the signature does not match.\n",
+        ),
+    ],
+)
+def test_a_step_ends_with_one_full_stop(words: str, sentence: str) -> None:
+    assert explain_module._sentence(words) == sentence

@@ -190,6 +190,20 @@ def test_the_service_key_unsigned_and_a_bearer_token(lab: Any, actions: LabActio
     assert LOCAL_SERVICE_KEY[1] not in service.text
     assert "Missing Authentication Token" in text_of(unsigned.text)
     assert "IncompleteSignatureException" in bearer.text
+    # The unsigned call's curl sends what the call sent: no Authorization header.
+    curl = re.search(r'<pre class="curl" id="curl"[^>]*>(.*?)</pre>', unsigned.text, re.S)
+    assert curl and "Authorization" not in curl.group(1) and "TOKEN" not in curl.group(1)
+
+
+def test_notes_say_whose_they_are_for_iam_callers(lab: Any, actions: LabActions) -> None:
+    browser = actions.login(*CUSTOMER)
+
+    mine = ping(browser, lab, "rest-iam", "GET /notes", "iam-mine")
+    shared = ping(browser, lab, "rest-iam", "GET /notes", "iam-service")
+
+    assert "your identity in the identity pool" in text_of(mine.text)
+    assert "token's sub" not in text_of(mine.text)
+    assert "one caller shared by everyone who signs with that key" in text_of(shared.text)
 
 
 def test_logged_out_the_user_credentials_are_refused(lab: Any) -> None:
@@ -307,3 +321,5 @@ def test_the_flow_diagram_shows_the_exchange_once_and_the_iam_check(
     assert "identity-pool" in hops[0] and "identity-pool" not in hops[1]  # kept in the session
     assert all("iam" in h and "builtin" not in h and "authorizer" not in h for h in hops)
     assert "IAM (SigV4) check" in first.text
+    pool_node = r'class="node active" data-node="pool"'
+    assert re.search(pool_node, first.text) and not re.search(pool_node, second.text)

@@ -385,7 +385,8 @@ def token_placeholder(token_kind: str) -> str:
 def build_curl(method: str, url: str, token_kind: str, body: str | None) -> str:
     """Return the call as a curl command, with the token as a shell variable named for its kind."""
     parts = ["curl", "-i", "-X", method, shlex.quote(url)]
-    if token_kind != "none":
+    # Nothing to send for "no token" and an unsigned IAM call: no Authorization header at all.
+    if token_kind not in ("none", "iam-unsigned"):
         parts += ["-H", f'"Authorization: Bearer {token_placeholder(token_kind)}"']
     if body is not None:
         parts += ["-H", shlex.quote("Content-Type: application/json"), "--data", shlex.quote(body)]

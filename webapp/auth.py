@@ -337,7 +337,9 @@ def _finish_login(provider: str) -> Any:
                 "Login cancelled" if cancelled else "The identity provider denied the login",
                 f"The identity provider answered access_denied: {description.rstrip('.')}. "
                 "Nothing was shared with this app; log in again when you are ready.",
-                401,
+                # A cancelled login is the user's choice, not a failed request: a 4xx here
+                # would be logged by the browser as an error the user did not make.
+                200 if cancelled else 403,
             )
         return _failure("The identity provider returned an error", f"{error}: {description}", 400)
     if not request.args.get("code"):

@@ -181,6 +181,12 @@ HOPS = {
 }
 
 
+def _sentence(text: str) -> str:
+    """End a step with one full stop: a reason's words may end with their own (an AWS
+    message such as "...should have been '...'." ends in one already)."""
+    return text if text.rstrip("'\"`)\n ").endswith((".", "!", "?")) else text + "."
+
+
 @dataclass
 class Explanation:
     """A headline and the steps behind it."""
@@ -620,7 +626,7 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
             else:
                 steps.append(f"API Gateway's own {style} checked the token (no Lambda involved).")
                 hops.append("builtin")
-            steps.append(f"It {outcome}: {words}.")
+            steps.append(_sentence(f"It {outcome}: {words}"))
             if authorizer.cache_key:
                 steps.append(f"Caching: {authorizer.cache_key}.")
         elif authorizer.cache == "hit" and authorizer.type == "COGNITO_USER_POOLS":
@@ -631,7 +637,7 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
                 f"API Gateway reused the claims in its result cache (TTL {authorizer.ttl} s), "
                 f"keyed by {authorizer.cache_key or 'the token'}: it skipped the signature check."
             )
-            steps.append(f"It {outcome}: {words}.")
+            steps.append(_sentence(f"It {outcome}: {words}"))
         elif authorizer.cache == "hit":
             hops.append("cache")
             effect = policy.effect if policy is not None else ""
@@ -646,7 +652,7 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
                 f"cache (TTL {authorizer.ttl} s), keyed by "
                 f"{authorizer.cache_key or 'the identity sources'}."
             )
-            steps.append(f"The cached {answer} decided: {words}.")
+            steps.append(_sentence(f"The cached {answer} decided: {words}"))
             if code != "allowed" and not simple:
                 steps.append(
                     "The cached policy was written for the request that first brought this "
@@ -668,7 +674,7 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
             verdict = f"API Gateway's {style} {outcome}"
             hops.append("builtin")
             steps.append(f"API Gateway's own {style} checked the token (no Lambda involved).")
-            steps.append(f"It {outcome}: {words}.")
+            steps.append(_sentence(f"It {outcome}: {words}"))
         else:
             verdict = f"the authorizer {outcome}"
             if authorizer.invoked:
@@ -677,7 +683,7 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
                     f"API Gateway invoked the {style} ({start}, {authorizer.duration_ms:.1f} ms)."
                 )
                 hops.append("authorizer")
-            steps.append(f"The authorizer {outcome}: {words}.")
+            steps.append(_sentence(f"The authorizer {outcome}: {words}"))
         keys = _jwks_step(authorizer)
         if keys:
             steps.append(keys)
@@ -700,9 +706,9 @@ def _from_trace(trace: TraceView, status: int, meaning: str) -> Explanation:
         if stage == "authorizer" and authorizer.type != "JWT" and policy is None:
             steps.append(trace.summary)  # how API Gateway turned the answer into this status
         if stage == "identity_source":
-            explanation.headline = f"{status}: {words}."
+            explanation.headline = _sentence(f"{status}: {words}")
         elif stage == "authorizer":
-            explanation.headline = f"{status}: {verdict}: {words}."
+            explanation.headline = _sentence(f"{status}: {verdict}: {words}")
     integration = trace.integration
     if integration is not None:
         hops.append("function")
@@ -739,7 +745,7 @@ def _iam_steps(iam: _Iam | None, words: str, outcome: str, explanation: Explanat
     """
     steps = ["API Gateway checked the SigV4 signature itself (no Lambda involved)."]
     if iam is None:
-        steps.append(f"It {outcome}: {words}.")
+        steps.append(_sentence(f"It {outcome}: {words}"))
         return steps
     facts: dict[str, Any] = {}
     signature = iam.signature
@@ -785,7 +791,7 @@ def _iam_steps(iam: _Iam | None, words: str, outcome: str, explanation: Explanat
             "API Gateway computed the canonical request below and got another signature: "
             "compare it with what was signed."
         )
-    steps.append(f"It {outcome}: {words}.")
+    steps.append(_sentence(f"It {outcome}: {words}"))
     explanation.iam = facts
     return steps
 

@@ -10,6 +10,7 @@ identity pool's id and `Logins` keys. Local demo keys: AWS never accepts them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,8 +39,21 @@ def main(argv: list[str] | None = None) -> int:
         "list-credentials", help="print the IAM users' access keys and the identity pools"
     )
     listing.add_argument("--template", type=Path, default=TEMPLATE)
-    listing.add_argument("--issuer", default=DEFAULT_ISSUER, help="the token issuer")
-    listing.add_argument("--gateway", default=DEFAULT_BASE_URL, help="the gateway's URL")
+    # The same variables `make run` reads, so a lab moved to other ports lists its own URLs.
+    listing.add_argument(
+        "--issuer",
+        default=os.environ.get("GATEWAY_TOKEN_ISSUER")
+        or (
+            os.environ["LOCAL_IDP_URL"].rstrip("/") + "/" if os.environ.get("LOCAL_IDP_URL") else ""
+        )
+        or DEFAULT_ISSUER,
+        help="the token issuer (default: GATEWAY_TOKEN_ISSUER, LOCAL_IDP_URL, or the local IdP)",
+    )
+    listing.add_argument(
+        "--gateway",
+        default=(os.environ.get("LOCAL_GATEWAY_URL") or DEFAULT_BASE_URL).rstrip("/"),
+        help="the gateway's URL (default: LOCAL_GATEWAY_URL, or the local gateway)",
+    )
     args = parser.parse_args(argv)
     try:
         model = load_model(local_parameters(args.issuer), args.template)

@@ -195,9 +195,12 @@ def test_a_wrong_password_logs_no_console_error(browser: Browser, lab: Any, sche
 
 
 def test_cancel_says_the_login_was_cancelled(page: Page, lab: Any) -> None:
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.goto(lab.web_url + "/")
     page.get_by_role("link", name="Log in").first.click()
     page.get_by_role("button", name="Cancel").click()
 
     expect(page.locator("main")).to_contain_text("Login cancelled")
     expect(page.locator("main")).to_contain_text("access_denied: The user cancelled the login")
+    assert errors == []  # a cancel is not an error the browser should log
