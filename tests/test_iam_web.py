@@ -323,3 +323,11 @@ def test_the_flow_diagram_shows_the_exchange_once_and_the_iam_check(
     assert "IAM (SigV4) check" in first.text
     pool_node = r'class="node active" data-node="pool"'
     assert re.search(pool_node, first.text) and not re.search(pool_node, second.text)
+
+
+def test_a_credential_choice_not_offered_says_why(lab: Any, actions: LabActions) -> None:
+    browser = actions.login(*CUSTOMER)
+
+    page = text_of(browser.get(f"{lab.web_url}/ping", timeout=5).text)
+
+    assert "offered once your identity-pool credentials have expired" in page

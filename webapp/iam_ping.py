@@ -38,6 +38,28 @@ def available(logged_in: bool, now: float | None = None) -> set[str]:
     return kinds
 
 
+def why_unavailable(logged_in: bool) -> dict[str, str]:
+    """Why each choice `available` leaves out is not offered, in words for the page."""
+    pool = _pool_here()
+    user = (
+        "log in first: these are exchanged for your ID token"
+        if not logged_in
+        else "no identity pool is configured (IAM_IDENTITY_POOL_ID)"
+        if not pool
+        else ""
+    )
+    reasons = {kind: user for kind in ("iam-mine", "iam-stale", "iam-tampered") if user}
+    reasons["iam-expired"] = user or (
+        "offered once your identity-pool credentials have expired: they last an hour (start "
+        "the gateway with --credentials-lifetime 60 to see it sooner), then call once more"
+    )
+    reasons["iam-service"] = (
+        "the service client's key is not configured (IAM_SERVICE_ACCESS_KEY_ID and "
+        "IAM_SERVICE_SECRET_ACCESS_KEY)"
+    )
+    return reasons
+
+
 def _pool_here() -> bool:
     try:
         return iam.identity_pool() is not None

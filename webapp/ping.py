@@ -183,6 +183,7 @@ def _page(
         # The IAM APIs' credential choices (the same `token` field) and an IAM call's view.
         credential_kinds=iam_ping.CHOICES,
         credentials_available=iam_ping.available(logged_in),
+        credentials_why=iam_ping.why_unavailable(logged_in),
         iam_view=iam_view,
         api_base=current_app.config["API_BASE_URL"],
         api_local=directory().local,
