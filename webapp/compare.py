@@ -89,6 +89,11 @@ class Column:
     def route(self) -> str:
         return f"{self.method} {self.path}"
 
+    @property
+    def iam(self) -> bool:
+        """An `AWS_IAM` route (SigV4), named "REST AWS_IAM" locally, "REST IAM" when deployed."""
+        return is_iam_style(self.style)
+
     def public(self) -> dict[str, Any]:
         return {
             "api": self.api,
@@ -126,6 +131,11 @@ class Cell:
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def is_iam_style(style: str) -> bool:
+    """Whether a column's style is IAM (SigV4) authorization rather than a token authorizer."""
+    return style.endswith(("AWS_IAM", " IAM"))
 
 
 def style_name(api_type: str, authorizer: dict[str, Any] | None) -> tuple[str, bool]:
@@ -265,6 +275,9 @@ def call_cell(variant: Variant, column: Column, timeout: float = 10.0) -> Cell:
     if column.method in ("POST", "PUT", "PATCH"):
         body = NOTE_BODY
         headers["Content-Type"] = "application/json"
+    if variant.signer is not None:
+        # Signed now, for this very call: SigV4 covers the method, URL, headers and body.
+        headers = variant.signer.sign(column.method, column.base_url + column.path, headers, body)
     session = _session()
     started = time.perf_counter()
     try:

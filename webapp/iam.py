@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import shlex
+import threading
 import time
 from dataclasses import dataclass
 from dataclasses import field
@@ -394,6 +395,69 @@ def sign(
     )
 
 
+def sign_as(
+    kind: str,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: str | None,
+    credentials: Credentials,
+    region: str,
+) -> Signed:
+    """Sign as a credential choice signs: "iam-stale" 10 minutes ago, "iam-tampered" with one
+    signature character changed, every other choice now and as is (the Ping page's calls and
+    the Compare grid's rows both sign here)."""
+    when = None
+    if kind == "iam-stale":
+        when = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=STALE_BY)
+    return sign(
+        method, url, headers, body, credentials, region, when=when, tamper=kind == "iam-tampered"
+    )
+
+
+class RowSigner:
+    """Signs every call of one credential row of the Compare grid, each at its own moment.
+
+    Made in a request (the credentials come from the session) and then used by the grid's
+    worker threads, which need no request: several threads sign at once, so what each call
+    signed is kept by (method, URL) under a lock, for the cell's view.
+    """
+
+    def __init__(self, kind: str, credentials: Credentials, region: str) -> None:
+        self.kind = kind
+        self.region = region
+        self._credentials = credentials
+        self._signed: dict[tuple[str, str], Signed] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never the keys
+        return f"RowSigner({self.kind!r}, region={self.region!r})"
+
+    def sign(self, method: str, url: str, headers: dict[str, str], body: str | None) -> dict:
+        """The headers to send: `headers` plus the SigV4 ones (signed for the URL's region)."""
+        signed = sign_as(
+            self.kind,
+            method,
+            url,
+            headers,
+            body,
+            self._credentials,
+            region_of(url, self.region),
+        )
+        with self._lock:
+            self._signed[(method, url)] = signed
+        return signed.headers
+
+    def signed_for(self, method: str, url: str) -> Signed | None:
+        """What the call to (method, URL) signed, if it was made."""
+        with self._lock:
+            return self._signed.get((method, url))
+
+    @property
+    def temporary(self) -> bool:
+        return self._credentials.token is not None
+
+
 def region_of(base_url: str, default: str) -> str:
     """The region an API is signed for: an execute-api host names it, else the lab's region."""
     host = urlsplit(base_url).hostname or ""
@@ -424,19 +488,7 @@ class IamSigner:
         if self._credentials is None:
             self.prepare()
         assert self._credentials is not None
-        when = None
-        if self.kind == "iam-stale":
-            when = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=STALE_BY)
-        self.signed = sign(
-            method,
-            url,
-            headers,
-            body,
-            self._credentials,
-            self.region,
-            when=when,
-            tamper=self.kind == "iam-tampered",
-        )
+        self.signed = sign_as(self.kind, method, url, headers, body, self._credentials, self.region)
         return self.signed.headers
 
     def curl(self, method: str, url: str, body: str | None) -> str:
