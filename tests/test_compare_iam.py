@@ -11,6 +11,7 @@ token: token authorizers refuse it (401, or 403 from a simple-response authorize
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from html import unescape
@@ -209,3 +210,35 @@ def test_without_expired_credentials_the_row_is_skipped_with_why(lab: Any) -> No
     # The admin's role may call /admin with the admin's own identity-pool credentials.
     assert cells[("iam-mine", "RestIamApi", "GET /admin")]["status"] == 200
     assert cells[("iam-mine", "HttpIamApi", "GET /admin")]["status"] == 200
+
+
+def test_the_command_line_exchanges_the_id_token_and_runs_the_credential_rows(
+    lab: Any, tmp_path: Any
+) -> None:
+    from tests.test_compare_grid import cli_env
+    from webapp.compare_cli import main
+
+    account = lab.gateway.account
+    issued = len(account.credentials.temporary())
+    saved = tmp_path / "run.json"
+    assert main(["--format", "json", "--output", str(saved)], cli_env(lab)) == 0
+    assert len(account.credentials.temporary()) - issued == 1  # one exchange for the run
+    document = json.loads(saved.read_text())
+    cells = cells_of(document)
+    for api in IAM_APIS:
+        assert cells[("iam-mine", api, "GET /private")]["status"] == 200
+        assert cells[("iam-mine", api, "GET /admin")]["reason"] == "iam_not_allowed"
+        assert cells[("iam-service", api, "GET /private")]["status"] == 200
+        assert cells[("iam-tampered", api, "GET /private")]["reason"] == "signature_mismatch"
+        assert cells[("iam-stale", api, "GET /private")]["reason"] == "sigv4_expired"
+    skipped = {row["id"]: row["reason"] for row in document["skipped"]}
+    assert "fresh credentials for each run" in skipped["iam-expired"]
+    markdown = tmp_path / "run.md"
+    assert main(["--output", str(markdown)], cli_env(lab)) == 0
+    text = markdown.read_text()
+    assert "| My identity-pool credentials |" in text
+    assert "- Expired credentials: the command line exchanges fresh credentials" in text
+    # No credential in either form: no temporary access key id, no signature.
+    for form in (saved.read_text(), text):
+        assert not re.search(r"ASIA[A-Z0-9]{16}", form)
+        assert "Signature=" not in form

@@ -96,15 +96,23 @@ def identity_pool() -> IdentityPool | None:
         }
         return IdentityPool(config["IAM_IDENTITY_POOL_ID"], config["IAM_REGION"], None, logins)
     catalogue = current_app.extensions["api_directory"].catalogue()
-    entry = (catalogue or {}).get("identity_pool")
+    issuers = {
+        "auth0": config.get("AUTH0_ISSUER", ""),
+        "cognito": config.get("COGNITO_ISSUER") or "",
+    }
+    return pool_from_catalogue(catalogue, issuers)
+
+
+def pool_from_catalogue(catalogue: Any, issuers: dict[str, str]) -> IdentityPool | None:
+    """The identity pool the local gateway's catalogue lists, with the `Logins` key of each
+    provider ("auth0", "cognito") whose issuer is in `issuers` (None: the catalogue has none).
+    The web app and `python -m webapp.compare` both read it here."""
+    entry = (catalogue or {}).get("identity_pool") if isinstance(catalogue, dict) else None
     if not isinstance(entry, dict) or not entry.get("pools"):
         return None
     pool = entry["pools"][0]
     # Each provider's key is the one whose issuer is the issuer this web app logs in at.
-    issuers = {
-        "auth0": config.get("AUTH0_ISSUER", "").rstrip("/"),
-        "cognito": (config.get("COGNITO_ISSUER") or "").rstrip("/"),
-    }
+    issuers = {name: issuer.rstrip("/") for name, issuer in issuers.items()}
     logins = {}
     for key, provider in (pool.get("logins") or {}).items():
         issuer = str((provider or {}).get("issuer") or "").rstrip("/")
@@ -116,28 +124,34 @@ def identity_pool() -> IdentityPool | None:
     )
 
 
-def _client(pool: IdentityPool) -> Any:
+def _client(pool: IdentityPool, timeout: float | None = None) -> Any:
     # GetId and GetCredentialsForIdentity are unsigned operations: no AWS credentials of the
     # web app's own are needed or used.
+    if timeout is None:
+        timeout = float(current_app.config["HTTP_TIMEOUT"])
     return boto3.client(
         "cognito-identity",
         region_name=pool.region,
         endpoint_url=pool.endpoint_url,
         config=Config(
             signature_version=UNSIGNED,
-            connect_timeout=current_app.config["HTTP_TIMEOUT"],
-            read_timeout=current_app.config["HTTP_TIMEOUT"],
+            connect_timeout=timeout,
+            read_timeout=timeout,
             retries={"max_attempts": 1},
         ),
     )
 
 
-def exchange(pool: IdentityPool, login_key: str, id_token: str) -> dict[str, Any]:
+def exchange(
+    pool: IdentityPool, login_key: str, id_token: str, timeout: float | None = None
+) -> dict[str, Any]:
     """Exchange an ID token for temporary credentials (enhanced flow); return them as stored.
+
+    `timeout` defaults to the web app's `HTTP_TIMEOUT` (the command line passes its own).
 
     :raise IamError: the pool refused the token or could not be reached.
     """
-    client = _client(pool)
+    client = _client(pool, timeout)
     logins = {login_key: id_token}
     try:
         identity_id = client.get_id(IdentityPoolId=pool.pool_id, Logins=logins)["IdentityId"]
