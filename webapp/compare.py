@@ -1,8 +1,9 @@
 """The Compare grid: every token variant against every API style and route, with the reason.
 
-Rows are the variants of `webapp.variants`; columns are every API and guarded route of the
-local gateway's catalogue (`GET /`), so an API added to `template.yaml` becomes columns with
-no change here; against a deployed stack, the `API_URL_*` settings and the routes every stack
+Rows are the variants of `webapp.variants` (tokens, and credential rows whose calls are signed
+with SigV4 one by one as they are made, by the row's signer); columns are every API and guarded
+route of the local gateway's catalogue (`GET /`), so an API added to `template.yaml` becomes
+columns with no change here; against a deployed stack, the `API_URL_*` settings and the routes every stack
 of the template has. Each cell is one real call through the gateway and, locally, its trace
 (`GET /_lab/traces/{request id}`, the README's "The trace"), put in words by `explain.py`.
 

@@ -15,7 +15,11 @@ three places:
   (algorithm confusion, RFC 8725 §2.1, §3.1) and RS256 with a throw-away attacker key
   generated for each build. These need only the issuer's public JWKS.
 
-Nothing here logs or renders a credential: a `Variant`'s repr leaves the token out.
+The credential rows (`IAM_ROWS`, the Ping page's IAM credential choices) carry no token: a
+signer (`webapp.iam.RowSigner`, made where the credentials are) signs each of their calls with
+SigV4 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv4-create-signed-request.html).
+
+Nothing here logs or renders a credential: a `Variant`'s repr leaves the token and signer out.
 """
 
 from __future__ import annotations
