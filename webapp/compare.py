@@ -3,9 +3,10 @@
 Rows are the variants of `webapp.variants` (tokens, and credential rows whose calls are signed
 with SigV4 one by one as they are made, by the row's signer); columns are every API and guarded
 route of the local gateway's catalogue (`GET /`), so an API added to `template.yaml` becomes
-columns with no change here; against a deployed stack, the `API_URL_*` settings and the routes every stack
-of the template has. Each cell is one real call through the gateway and, locally, its trace
-(`GET /_lab/traces/{request id}`, the README's "The trace"), put in words by `explain.py`.
+columns with no change here; against a deployed stack, the `API_URL_*` settings and the routes
+every stack of the template has. Each cell is one real call through the gateway and, locally,
+its trace (`GET /_lab/traces/{request id}`, the README's "The trace"), put in words by
+`explain.py`.
 
 The statuses follow API Gateway's documented answers
 (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-use-lambda-authorizer.html,

@@ -118,9 +118,16 @@ SPECS = (
     ),
     Spec("query-string", "Token in the query string", "the access token as ?access_token="),
     Spec("lowercase-bearer", "`bearer` in lower case", "Authorization: bearer <access token>"),
-    # The credential rows: SigV4 signatures (IAM), not tokens. Each call is signed for its own
-    # method and URL by `signer` (webapp.iam); in a token column the SigV4 `Authorization`
-    # header is what the token authorizer gets, and it is no bearer token.
+    Spec(
+        "no-token",
+        "No token",
+        "no Authorization header at all: no token, and for IAM routes no signature (unsigned)",
+    ),
+)
+# The credential rows: SigV4 signatures (IAM), not tokens. Each call is signed for its own
+# method and URL by `signer` (webapp.iam); in a token column the SigV4 `Authorization`
+# header is what the token authorizer gets, and it is no bearer token.
+IAM_SPECS = (
     Spec(
         "iam-mine",
         "My identity-pool credentials",
@@ -146,15 +153,12 @@ SPECS = (
         "Tampered SigV4 signature",
         "SigV4 with your credentials, one character of the signature changed",
     ),
-    Spec(
-        "no-token",
-        "No token",
-        "no Authorization header at all: no token, and for IAM routes no signature (unsigned)",
-    ),
 )
-SPEC_BY_ID = {spec.id: spec for spec in SPECS}
+# A build with credentials has them just before "No token", which is their unsigned call.
+SPECS_WITH_IAM = (*SPECS[:-1], *IAM_SPECS, SPECS[-1])
+SPEC_BY_ID = {spec.id: spec for spec in SPECS_WITH_IAM}
 # The credential rows (SigV4-signed, by `webapp.iam`), by the Ping page's credential choice.
-IAM_ROWS = ("iam-mine", "iam-service", "iam-stale", "iam-expired", "iam-tampered")
+IAM_ROWS = tuple(spec.id for spec in IAM_SPECS)
 # The rows of the logged-in user's own tokens, as issued.
 USER_ROWS = ("access-customer", "access-admin", "id-token")
 
@@ -282,7 +286,8 @@ class SourceTokens:
     opaque: str | None = field(default=None, repr=False)
     m2m: dict[str, str] = field(default_factory=dict, repr=False)  # "m2m-reader"/"m2m-writer"
     # The credential rows' signers by row id (`IAM_ROWS`), and why a row has none: gathered
-    # where the credentials are (the web app's session, the command line's exchange).
+    # where the credentials are (the web app's session, the command line's exchange). Both
+    # empty: no credential rows in the build at all.
     iam: dict[str, RequestSigner] = field(default_factory=dict, repr=False)
     iam_missing: dict[str, str] = field(default_factory=dict)
     user: str = "customer"
@@ -451,8 +456,12 @@ class VariantBuilder:
     # Building ----------------------------------------------------------------------------
 
     def build(self, sources: SourceTokens, only: Iterable[str] | None = None) -> VariantSet:
-        """Build every row of `SPECS` (or those in `only`), the IdP's copies in parallel."""
-        wanted = [spec for spec in SPECS if only is None or spec.id in set(only)]
+        """Build every row of `SPECS` (and the credential rows, `IAM_SPECS`, when `sources` has
+        signers or reasons for them), or those in `only`; the IdP's copies in parallel."""
+        # Nobody gathered credentials (a tokens-only build): the credential rows are not part
+        # of it, rather than each skipped for the same non-reason.
+        specs = SPECS_WITH_IAM if sources.iam or sources.iam_missing else SPECS
+        wanted = [spec for spec in specs if only is None or spec.id in set(only)]
         self.token_issuer = sources.issuer or self.issuer
         if not self.token_issuer.endswith("/"):
             # Cognito's issuer has no trailing slash: the lesson is one added.
