@@ -1,10 +1,12 @@
 """The Compare grid: every token variant against every API style and route, with the reason.
 
-Rows are the variants of `webapp.variants`; columns are every API and guarded route of the
-local gateway's catalogue (`GET /`), so an API added to `template.yaml` becomes columns with
-no change here; against a deployed stack, the `API_URL_*` settings and the routes every stack
-of the template has. Each cell is one real call through the gateway and, locally, its trace
-(`GET /_lab/traces/{request id}`, the README's "The trace"), put in words by `explain.py`.
+Rows are the variants of `webapp.variants` (tokens, and credential rows whose calls are signed
+with SigV4 one by one as they are made, by the row's signer); columns are every API and guarded
+route of the local gateway's catalogue (`GET /`), so an API added to `template.yaml` becomes
+columns with no change here; against a deployed stack, the `API_URL_*` settings and the routes
+every stack of the template has. Each cell is one real call through the gateway and, locally,
+its trace (`GET /_lab/traces/{request id}`, the README's "The trace"), put in words by
+`explain.py`.
 
 The statuses follow API Gateway's documented answers
 (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-use-lambda-authorizer.html,
@@ -89,6 +91,11 @@ class Column:
     def route(self) -> str:
         return f"{self.method} {self.path}"
 
+    @property
+    def iam(self) -> bool:
+        """An `AWS_IAM` route (SigV4), named "REST AWS_IAM" locally, "REST IAM" when deployed."""
+        return is_iam_style(self.style)
+
     def public(self) -> dict[str, Any]:
         return {
             "api": self.api,
@@ -126,6 +133,11 @@ class Cell:
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def is_iam_style(style: str) -> bool:
+    """Whether a column's style is IAM (SigV4) authorization rather than a token authorizer."""
+    return style.endswith(("AWS_IAM", " IAM"))
 
 
 def style_name(api_type: str, authorizer: dict[str, Any] | None) -> tuple[str, bool]:
@@ -265,6 +277,9 @@ def call_cell(variant: Variant, column: Column, timeout: float = 10.0) -> Cell:
     if column.method in ("POST", "PUT", "PATCH"):
         body = NOTE_BODY
         headers["Content-Type"] = "application/json"
+    if variant.signer is not None:
+        # Signed now, for this very call: SigV4 covers the method, URL, headers and body.
+        headers = variant.signer.sign(column.method, column.base_url + column.path, headers, body)
     session = _session()
     started = time.perf_counter()
     try:

@@ -10,6 +10,13 @@ a person would) and gets the M2M tokens with client credentials. Against a real 
 (`COMPARE_CUSTOMER_ACCESS_TOKEN`, `COMPARE_ADMIN_ACCESS_TOKEN`, `COMPARE_ID_TOKEN`,
 `COMPARE_OPAQUE_TOKEN`; the M2M clients from `M2M_READER_*`/`M2M_WRITER_*`).
 
+The credential rows (SigV4, the IAM APIs): locally the user's ID token is exchanged once per
+run at the gateway's identity pool with boto3, as the web app does (`webapp.iam`), and the
+service client's key is the lab's demo key when the gateway lists it. A run's credentials are
+fresh, so the "expired credentials" row is listed as not run, with why. Against deployed APIs
+only the service client's key (`IAM_SERVICE_ACCESS_KEY_ID`/`IAM_SERVICE_SECRET_ACCESS_KEY`)
+signs: the user's rows are not run.
+
 `--template` starts a local IdP and the gateway emulator on that template, on free ports, runs
 the grid against it and stops them. `--expect` compares with a saved JSON run: exit 1 and a
 diff when a cell's status, decided_by or reason differs; 0 when all match. Exit 2: the grid
@@ -42,9 +49,12 @@ from urllib.parse import urlsplit
 
 import requests
 import yaml
+from botocore.credentials import Credentials
 
+from . import iam
 from .api_client import ApiDirectory
 from .compare import DEFAULT_WORKERS
+from .compare import Column
 from .compare import Run
 from .compare import columns_from_targets
 from .compare import diff_runs
@@ -58,6 +68,7 @@ from .launcher import _wait_ready
 from .launcher import stop_all
 from .m2m import M2MClient
 from .m2m import M2MTokens
+from .variants import IAM_ROWS
 from .variants import SourceTokens
 from .variants import VariantBuilder
 from .variants import cognito_m2m_tokens
@@ -218,6 +229,66 @@ def env_sources(settings: dict[str, Any], user: str, environ: dict[str, str]) ->
     return sources
 
 
+def iam_signers(
+    settings: dict[str, Any], id_token: str | None, columns: list[Column]
+) -> tuple[dict[str, iam.RowSigner], dict[str, str]]:
+    """The credential rows' signers (and why a row has none), as the web app gathers them.
+
+    The ID token is exchanged once for the whole run; the rows of the user's credentials
+    share the one set.
+    """
+    if not any(column.iam for column in columns):
+        return {}, dict.fromkeys(IAM_ROWS, "no IAM (SigV4) API among the columns")
+    timeout = float(settings.get("HTTP_TIMEOUT", 10))
+    region = str(settings.get("IAM_REGION") or "us-east-1")
+    catalogue: dict[str, Any] = {}
+    if settings["API_MODE"] == "local":
+        try:
+            answer = requests.get(settings["API_BASE_URL"] + "/", timeout=timeout)
+            catalogue = answer.json() if answer.status_code == 200 else {}
+        except (requests.RequestException, ValueError):
+            catalogue = {}
+        region = str(catalogue.get("region") or region)
+    signers: dict[str, iam.RowSigner] = {}
+    missing: dict[str, str] = {}
+    key = settings.get("IAM_SERVICE_KEY")
+    listed = {u.get("access_key_id") for u in catalogue.get("iam_users") or ()}
+    if key and (settings["API_MODE"] != "local" or key[0] in listed):
+        signers["iam-service"] = iam.RowSigner("iam-service", Credentials(*key), region)
+    else:
+        missing["iam-service"] = (
+            "the service client's key is not configured: set IAM_SERVICE_ACCESS_KEY_ID and "
+            "IAM_SERVICE_SECRET_ACCESS_KEY"
+        )
+    missing["iam-expired"] = (
+        "the command line exchanges fresh credentials for each run: none has expired (the "
+        "Compare page keeps an expired set; see the README)"
+    )
+    mine = ("iam-mine", "iam-stale", "iam-tampered")
+    pool = iam.pool_from_catalogue(catalogue, {"auth0": settings["AUTH0_ISSUER"]})
+    reason = None
+    if settings["API_MODE"] != "local":
+        reason = "against deployed APIs the command line exchanges no ID token: the web app does"
+    elif pool is None or "auth0" not in pool.logins:
+        reason = "the gateway lists no identity pool trusting the local IdP"
+    elif not id_token:
+        reason = "the login has no ID token to exchange"
+    else:
+        try:
+            creds = iam.exchange(pool, pool.logins["auth0"], id_token, timeout)
+        except iam.IamError as exc:
+            reason = str(exc)
+        else:
+            credentials = Credentials(
+                creds["access_key_id"], creds["secret_access_key"], creds["session_token"]
+            )
+            for kind in mine:
+                signers[kind] = iam.RowSigner(kind, credentials, region)
+    if reason:
+        missing.update(dict.fromkeys(mine, reason))
+    return signers, missing
+
+
 # Servers for --template ----------------------------------------------------------------------
 
 
@@ -340,7 +411,6 @@ def run(
     local = settings["LAB_MODE"] == "local"
     started = time.perf_counter()
     sources = local_sources(settings, user) if local else env_sources(settings, user, environ)
-    variants = VariantBuilder(settings["AUTH0_ISSUER"], local_idp=local).build(sources)
     if settings["API_MODE"] == "local":
         try:
             columns = discover_columns(settings["API_BASE_URL"])
@@ -350,6 +420,8 @@ def run(
         columns = columns_from_targets(ApiDirectory(settings).targets().values())
     if not columns:
         raise CompareError("no API with a guarded route to call")
+    sources.iam, sources.iam_missing = iam_signers(settings, sources.id_token, columns)
+    variants = VariantBuilder(settings["AUTH0_ISSUER"], local_idp=local).build(sources)
     prepared = round(time.perf_counter() - started, 3)
     result = run_grid(
         variants.variants,

@@ -41,6 +41,8 @@ from flask import url_for
 from . import api_client
 from . import compare
 from . import grid_view
+from . import iam
+from . import iam_ping
 from . import runs
 from .auth import current_user
 from .auth import fresh_tokens
@@ -51,6 +53,7 @@ from .explain import explain
 from .ping import directory
 from .ping import m2m_token_curl
 from .tokens import decode
+from .variants import IAM_ROWS
 from .variants import QUERY_PARAMETER
 from .variants import SourceTokens
 from .variants import Variant
@@ -136,6 +139,8 @@ class Plan:
     timeout: float
     audience: str
     target: str = "local gateway"  # or "deployed APIs", as the command line says
+    # The identity pool as the cell's botocore snippet names it (None: not the user's login).
+    iam_pool: dict[str, str] | None = None
 
 
 def plan() -> Plan:
@@ -176,6 +181,13 @@ def plan() -> Plan:
         raise RuntimeError(f"No API is reachable: {exc}.") from exc
     if not columns:
         raise RuntimeError("No API is reachable: the catalogue lists no guarded route.")
+    sources.iam, sources.iam_missing = iam_signers(columns)
+    iam_pool = None
+    if sources.iam:
+        try:
+            iam_pool = iam_ping._pool_for_snippet()
+        except (iam.IamError, KeyError, TypeError, ValueError):
+            iam_pool = None
     return Plan(
         sources,
         columns,
@@ -184,7 +196,42 @@ def plan() -> Plan:
         float(config["HTTP_TIMEOUT"]),
         config["AUTH0_AUDIENCE"],
         target,
+        iam_pool,
     )
+
+
+def iam_signers(
+    columns: list[compare.Column],
+) -> tuple[dict[str, iam.RowSigner], dict[str, str]]:
+    """The credential rows' signers, and why a row has none, gathered in this request.
+
+    The user's ID token is exchanged at the identity pool at most once per grid (`iam`
+    keeps the credentials in the session; the other rows of the user's reuse them), never per
+    cell. Without an IAM column the rows are not run: they are about IAM routes.
+    """
+    missing: dict[str, str] = {}
+    signers: dict[str, iam.RowSigner] = {}
+    if not any(column.iam for column in columns):
+        reason = "no IAM (SigV4) API among the columns"
+        return {}, dict.fromkeys(IAM_ROWS, reason)
+    region = current_app.config.get("IAM_REGION") or "us-east-1"
+    catalogue = current_app.extensions["api_directory"].catalogue()
+    if catalogue and catalogue.get("region"):
+        region = str(catalogue["region"])
+    failed: str | None = None  # one refusal of the exchange stands for every row needing it
+    for kind in IAM_ROWS:
+        if failed and kind in iam.USER_CREDENTIAL_KINDS and kind != "iam-expired":
+            missing[kind] = failed
+            continue
+        try:
+            credentials, _ = iam.credentials_for(kind)
+        except iam.IamError as exc:
+            missing[kind] = str(exc)
+            if kind == "iam-mine":
+                failed = str(exc)
+            continue
+        signers[kind] = iam.RowSigner(kind, credentials, region)
+    return signers, missing
 
 
 def user_sources(claims: dict[str, Any], id_token: str | None, provider: str) -> SourceTokens:
@@ -224,6 +271,44 @@ def curl_for(variant: Variant, column: compare.Column) -> str:
     return " ".join(parts)
 
 
+def iam_view_of(
+    variant: Variant, column: compare.Column, explanation: Any, plan_: Plan
+) -> dict[str, Any] | None:
+    """An IAM cell's view as the Ping page shows an IAM call (`_iam_result.html`): what was
+    signed, the gateway's canonical request beside it on a mismatch, and the botocore snippet.
+    A credential row's cell has one in every column (the SigV4 header was sent there too);
+    the unsigned row ("No token") in IAM columns only."""
+    unsigned = variant.placement == "none" and column.iam
+    if variant.signer is None and not unsigned:
+        return None
+    url = column.base_url + column.path
+    body = compare.NOTE_BODY if column.method in api_client.BODY_METHODS else None
+    signer = variant.signer if isinstance(variant.signer, iam.RowSigner) else None
+    signed = signer.signed_for(column.method, url) if signer is not None else None
+    facts = getattr(explanation, "iam", None) or {}
+    computed = facts.get("canonical_request")
+    kind = variant.id if signer is not None else iam_ping.UNSIGNED
+    region = iam.region_of(url, signer.region) if signer is not None else ""
+    pool = plan_.iam_pool if kind in iam.USER_CREDENTIAL_KINDS else None
+    return {
+        "kind": kind,
+        "label": iam_ping.CHOICES.get(kind, variant.label),
+        "signed": signed.view() if signed is not None else None,
+        "comparison": (
+            iam.compare_canonical(signed.canonical_request, computed)
+            if signed is not None and computed
+            else None
+        ),
+        "facts": facts,
+        "curl_temporary": kind != "iam-service",
+        "botocore": (
+            iam.botocore_snippet(column.method, url, body, region, pool)
+            if signer is not None
+            else None
+        ),
+    }
+
+
 def details_of(
     cell: compare.Cell, variant: Variant, column: compare.Column, plan_: Plan
 ) -> dict[str, Any]:
@@ -251,6 +336,15 @@ def details_of(
         request_id=cell.trace_id,
     )
     explanation = explain(result, variant.token, plan_.audience)
+    iam_view = iam_view_of(variant, column, explanation, plan_)
+    curl = curl_for(variant, column)
+    if isinstance(variant.signer, iam.RowSigner):
+        # curl signs it itself (`--aws-sigv4`), the keys as shell variables: now and as is,
+        # so the stale and tampered rows' curl is the good call they started from.
+        body = compare.NOTE_BODY if column.method in api_client.BODY_METHODS else None
+        url = column.base_url + column.path
+        region = iam.region_of(url, variant.signer.region)
+        curl = iam.curl_snippet(column.method, url, body, region, variant.signer.temporary)
     return {
         "headline": explanation.headline,
         "steps": [step for step in explanation.steps if step],
@@ -261,12 +355,13 @@ def details_of(
         "style": column.title or column.style,
         "elapsed_ms": cell.elapsed_ms,
         "error": cell.error,
-        "curl": curl_for(variant, column),
+        "curl": curl,
         "request_id": cell.trace_id,
         "trace": trace,
         "variant_label": variant.label,
         "variant_description": variant.description,
         "placement": variant.placement,
+        "iam_view": iam_view,
     }
 
 
@@ -519,7 +614,8 @@ def cell(run_id: str) -> Any:
         headers=[("apigw-requestid", detail["request_id"])] if detail.get("request_id") else [],
         curl=detail.get("curl") or "",
         placeholder=placeholder,
-        token_kind="none" if detail.get("placement") == "none" else "variant",
+        # A credential row carries no token to paste in: its curl signs with the keys.
+        token_kind="none" if detail.get("placement") in ("none", "sigv4") else "variant",
         trace=detail.get("trace"),
         trace_available=bool(detail.get("trace")),
         request_id=detail.get("request_id"),
@@ -537,6 +633,8 @@ def cell(run_id: str) -> Any:
         "cell": cell_,
         "run_id": run_id,
         "logged_in": False,  # no "copy with my token": the row's token may be a variant
+        "iam_view": detail.get("iam_view"),
+        "credential_row": detail.get("placement") == "sigv4",
         # An M2M row's curl starts by getting its token, as the Ping page's does.
         "token_curl": m2m_token_curl(M2M_ROW_KINDS.get(variant_id, ""), placeholder),
     }

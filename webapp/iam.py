@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import shlex
+import threading
 import time
 from dataclasses import dataclass
 from dataclasses import field
@@ -95,15 +96,23 @@ def identity_pool() -> IdentityPool | None:
         }
         return IdentityPool(config["IAM_IDENTITY_POOL_ID"], config["IAM_REGION"], None, logins)
     catalogue = current_app.extensions["api_directory"].catalogue()
-    entry = (catalogue or {}).get("identity_pool")
+    issuers = {
+        "auth0": config.get("AUTH0_ISSUER", ""),
+        "cognito": config.get("COGNITO_ISSUER") or "",
+    }
+    return pool_from_catalogue(catalogue, issuers)
+
+
+def pool_from_catalogue(catalogue: Any, issuers: dict[str, str]) -> IdentityPool | None:
+    """The identity pool the local gateway's catalogue lists, with the `Logins` key of each
+    provider ("auth0", "cognito") whose issuer is in `issuers` (None: the catalogue has none).
+    The web app and `python -m webapp.compare` both read it here."""
+    entry = (catalogue or {}).get("identity_pool") if isinstance(catalogue, dict) else None
     if not isinstance(entry, dict) or not entry.get("pools"):
         return None
     pool = entry["pools"][0]
     # Each provider's key is the one whose issuer is the issuer this web app logs in at.
-    issuers = {
-        "auth0": config.get("AUTH0_ISSUER", "").rstrip("/"),
-        "cognito": (config.get("COGNITO_ISSUER") or "").rstrip("/"),
-    }
+    issuers = {name: issuer.rstrip("/") for name, issuer in issuers.items()}
     logins = {}
     for key, provider in (pool.get("logins") or {}).items():
         issuer = str((provider or {}).get("issuer") or "").rstrip("/")
@@ -115,28 +124,34 @@ def identity_pool() -> IdentityPool | None:
     )
 
 
-def _client(pool: IdentityPool) -> Any:
+def _client(pool: IdentityPool, timeout: float | None = None) -> Any:
     # GetId and GetCredentialsForIdentity are unsigned operations: no AWS credentials of the
     # web app's own are needed or used.
+    if timeout is None:
+        timeout = float(current_app.config["HTTP_TIMEOUT"])
     return boto3.client(
         "cognito-identity",
         region_name=pool.region,
         endpoint_url=pool.endpoint_url,
         config=Config(
             signature_version=UNSIGNED,
-            connect_timeout=current_app.config["HTTP_TIMEOUT"],
-            read_timeout=current_app.config["HTTP_TIMEOUT"],
+            connect_timeout=timeout,
+            read_timeout=timeout,
             retries={"max_attempts": 1},
         ),
     )
 
 
-def exchange(pool: IdentityPool, login_key: str, id_token: str) -> dict[str, Any]:
+def exchange(
+    pool: IdentityPool, login_key: str, id_token: str, timeout: float | None = None
+) -> dict[str, Any]:
     """Exchange an ID token for temporary credentials (enhanced flow); return them as stored.
+
+    `timeout` defaults to the web app's `HTTP_TIMEOUT` (the command line passes its own).
 
     :raise IamError: the pool refused the token or could not be reached.
     """
-    client = _client(pool)
+    client = _client(pool, timeout)
     logins = {login_key: id_token}
     try:
         identity_id = client.get_id(IdentityPoolId=pool.pool_id, Logins=logins)["IdentityId"]
@@ -394,6 +409,69 @@ def sign(
     )
 
 
+def sign_as(
+    kind: str,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: str | None,
+    credentials: Credentials,
+    region: str,
+) -> Signed:
+    """Sign as a credential choice signs: "iam-stale" 10 minutes ago, "iam-tampered" with one
+    signature character changed, every other choice now and as is (the Ping page's calls and
+    the Compare grid's rows both sign here)."""
+    when = None
+    if kind == "iam-stale":
+        when = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=STALE_BY)
+    return sign(
+        method, url, headers, body, credentials, region, when=when, tamper=kind == "iam-tampered"
+    )
+
+
+class RowSigner:
+    """Signs every call of one credential row of the Compare grid, each at its own moment.
+
+    Made in a request (the credentials come from the session) and then used by the grid's
+    worker threads, which need no request: several threads sign at once, so what each call
+    signed is kept by (method, URL) under a lock, for the cell's view.
+    """
+
+    def __init__(self, kind: str, credentials: Credentials, region: str) -> None:
+        self.kind = kind
+        self.region = region
+        self._credentials = credentials
+        self._signed: dict[tuple[str, str], Signed] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never the keys
+        return f"RowSigner({self.kind!r}, region={self.region!r})"
+
+    def sign(self, method: str, url: str, headers: dict[str, str], body: str | None) -> dict:
+        """The headers to send: `headers` plus the SigV4 ones (signed for the URL's region)."""
+        signed = sign_as(
+            self.kind,
+            method,
+            url,
+            headers,
+            body,
+            self._credentials,
+            region_of(url, self.region),
+        )
+        with self._lock:
+            self._signed[(method, url)] = signed
+        return signed.headers
+
+    def signed_for(self, method: str, url: str) -> Signed | None:
+        """What the call to (method, URL) signed, if it was made."""
+        with self._lock:
+            return self._signed.get((method, url))
+
+    @property
+    def temporary(self) -> bool:
+        return self._credentials.token is not None
+
+
 def region_of(base_url: str, default: str) -> str:
     """The region an API is signed for: an execute-api host names it, else the lab's region."""
     host = urlsplit(base_url).hostname or ""
@@ -424,19 +502,7 @@ class IamSigner:
         if self._credentials is None:
             self.prepare()
         assert self._credentials is not None
-        when = None
-        if self.kind == "iam-stale":
-            when = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=STALE_BY)
-        self.signed = sign(
-            method,
-            url,
-            headers,
-            body,
-            self._credentials,
-            self.region,
-            when=when,
-            tamper=self.kind == "iam-tampered",
-        )
+        self.signed = sign_as(self.kind, method, url, headers, body, self._credentials, self.region)
         return self.signed.headers
 
     def curl(self, method: str, url: str, body: str | None) -> str:

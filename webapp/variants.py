@@ -15,7 +15,11 @@ three places:
   (algorithm confusion, RFC 8725 §2.1, §3.1) and RS256 with a throw-away attacker key
   generated for each build. These need only the issuer's public JWKS.
 
-Nothing here logs or renders a credential: a `Variant`'s repr leaves the token out.
+The credential rows (`IAM_ROWS`, the Ping page's IAM credential choices) carry no token: a
+signer (`webapp.iam.RowSigner`, made where the credentials are) signs each of their calls with
+SigV4 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv4-create-signed-request.html).
+
+Nothing here logs or renders a credential: a `Variant`'s repr leaves the token and signer out.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
+from typing import Protocol
 
 import requests
 from cryptography.hazmat.primitives import hashes
@@ -113,9 +118,47 @@ SPECS = (
     ),
     Spec("query-string", "Token in the query string", "the access token as ?access_token="),
     Spec("lowercase-bearer", "`bearer` in lower case", "Authorization: bearer <access token>"),
-    Spec("no-token", "No token", "no Authorization header at all"),
+    Spec(
+        "no-token",
+        "No token",
+        "no Authorization header at all: no token, and for IAM routes no signature (unsigned)",
+    ),
 )
-SPEC_BY_ID = {spec.id: spec for spec in SPECS}
+# The credential rows: SigV4 signatures (IAM), not tokens. Each call is signed for its own
+# method and URL by `signer` (webapp.iam); in a token column the SigV4 `Authorization`
+# header is what the token authorizer gets, and it is no bearer token.
+IAM_SPECS = (
+    Spec(
+        "iam-mine",
+        "My identity-pool credentials",
+        "SigV4 with the temporary credentials your ID token was exchanged for at the identity pool",
+    ),
+    Spec(
+        "iam-service",
+        "Service client's key",
+        "SigV4 with the service client's long-term access key (an IAM user)",
+    ),
+    Spec(
+        "iam-stale",
+        "Signed 10 minutes ago",
+        "SigV4 with your credentials, dated 10 minutes ago (outside SigV4's 5-minute window)",
+    ),
+    Spec(
+        "iam-expired",
+        "Expired credentials",
+        "SigV4 with your previous identity-pool credentials, after they expired",
+    ),
+    Spec(
+        "iam-tampered",
+        "Tampered SigV4 signature",
+        "SigV4 with your credentials, one character of the signature changed",
+    ),
+)
+# A build with credentials has them just before "No token", which is their unsigned call.
+SPECS_WITH_IAM = (*SPECS[:-1], *IAM_SPECS, SPECS[-1])
+SPEC_BY_ID = {spec.id: spec for spec in SPECS_WITH_IAM}
+# The credential rows (SigV4-signed, by `webapp.iam`), by the Ping page's credential choice.
+IAM_ROWS = tuple(spec.id for spec in IAM_SPECS)
 # The rows of the logged-in user's own tokens, as issued.
 USER_ROWS = ("access-customer", "access-admin", "id-token")
 
@@ -161,9 +204,21 @@ def cognito_m2m_tokens(idp_origin: str, timeout: float = 10.0) -> dict[str, str]
     return found
 
 
+class RequestSigner(Protocol):
+    """Signs one call (`webapp.iam.RowSigner`): the headers to send, SigV4 ones added."""
+
+    def sign(
+        self, method: str, url: str, headers: dict[str, str], body: str | None
+    ) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True)
 class Variant:
-    """One row: a credential (never in the repr) and how it is sent."""
+    """One row: a credential (never in the repr) and how it is sent.
+
+    A credential row has no token but a `signer`: its placement is "sigv4" and each call is
+    signed for its own method, URL and body when it is made (`compare.call_cell`).
+    """
 
     id: str
     label: str
@@ -173,10 +228,16 @@ class Variant:
     placement: str = "header"  # "header", "query" or "none"
     needs_local_idp: bool = False
     signed_by: str = "identity provider"  # or "local IdP (copy)", "attacker key", ...
+    signer: RequestSigner | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_credential(self) -> bool:
+        """A SigV4 credential row rather than a token row."""
+        return self.signer is not None
 
     def request_parts(self) -> tuple[dict[str, str], dict[str, str]]:
         """Return the (headers, query parameters) that carry this variant."""
-        if self.token is None or self.placement == "none":
+        if self.token is None or self.placement in ("none", "sigv4"):
             return {}, {}
         if self.placement == "query":
             return {}, {QUERY_PARAMETER: self.token}
@@ -224,6 +285,11 @@ class SourceTokens:
     id_token: str | None = field(default=None, repr=False)
     opaque: str | None = field(default=None, repr=False)
     m2m: dict[str, str] = field(default_factory=dict, repr=False)  # "m2m-reader"/"m2m-writer"
+    # The credential rows' signers by row id (`IAM_ROWS`), and why a row has none: gathered
+    # where the credentials are (the web app's session, the command line's exchange). Both
+    # empty: no credential rows in the build at all.
+    iam: dict[str, RequestSigner] = field(default_factory=dict, repr=False)
+    iam_missing: dict[str, str] = field(default_factory=dict)
     user: str = "customer"
     # The issuer of the user's tokens when it is not the builder's (a Cognito user pool's),
     # and the provider's name for their rows' labels ("Cognito"; none for the tenant's).
@@ -390,8 +456,12 @@ class VariantBuilder:
     # Building ----------------------------------------------------------------------------
 
     def build(self, sources: SourceTokens, only: Iterable[str] | None = None) -> VariantSet:
-        """Build every row of `SPECS` (or those in `only`), the IdP's copies in parallel."""
-        wanted = [spec for spec in SPECS if only is None or spec.id in set(only)]
+        """Build every row of `SPECS` (and the credential rows, `IAM_SPECS`, when `sources` has
+        signers or reasons for them), or those in `only`; the IdP's copies in parallel."""
+        # Nobody gathered credentials (a tokens-only build): the credential rows are not part
+        # of it, rather than each skipped for the same non-reason.
+        specs = SPECS_WITH_IAM if sources.iam or sources.iam_missing else SPECS
+        wanted = [spec for spec in specs if only is None or spec.id in set(only)]
         self.token_issuer = sources.issuer or self.issuer
         if not self.token_issuer.endswith("/"):
             # Cognito's issuer has no trailing slash: the lesson is one added.
@@ -469,6 +539,12 @@ class VariantBuilder:
                     row(spec, token, signed_by="Cognito user pool")
                 else:
                     skip(spec, "no Cognito user pool token (the local IdP's pool serves them)")
+            elif spec.id in IAM_ROWS:
+                signer = sources.iam.get(spec.id)
+                if signer is not None:
+                    row(spec, None, placement="sigv4", signed_by="SigV4 (botocore)", signer=signer)
+                else:
+                    skip(spec, sources.iam_missing.get(spec.id) or "no IAM credentials gathered")
             elif spec.id == "no-token":
                 row(spec, None, placement="none", signed_by="nobody")
             elif not base or not header:
