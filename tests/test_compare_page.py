@@ -105,6 +105,13 @@ def test_a_cell_opens_its_explanation_and_trace(
     assert answer.status_code == 200
     assert 'data-reason="id_token"' in answer.text
     assert "The gateway&#39;s trace" in answer.text or "The gateway's trace" in answer.text
+    assert "x-amzn-RequestId" in answer.text  # a REST API's header name, not the HTTP API's
+    http = browser.get(
+        f"{lab.web_url}/compare/runs/{first}/cell",
+        params={"variant": "id-token", "api": "HttpJwtApi", "method": "GET", "path": "/private"},
+        timeout=10,
+    )
+    assert "apigw-requestid" in http.text and "x-amzn-RequestId" not in http.text
     missing = browser.get(
         f"{lab.web_url}/compare/runs/{first}/cell",
         params={"variant": "nope", "api": "RestTokenApi", "method": "GET", "path": "/private"},

@@ -252,3 +252,21 @@ def test_the_csv_quotes_what_a_spreadsheet_would_run_as_a_formula() -> None:
     text = runs.to_csv(leaky)
     assert ",'\t=HYPERLINK(1)," in text and ",'\r=1+1," in text and ",'=cmd," in text
     assert "\t=HYPERLINK(1)," not in text.replace("'\t", "")
+
+
+def test_a_built_in_check_is_not_called_invoked() -> None:
+    # API Gateway's JWT, Cognito and IAM checks run no Lambda: "built-in", not "invoked".
+    doc = document(
+        cell("access", "HttpJwtApi", 200, "integration", "allowed", "off"),
+        cell("access", "RestIamApi", 403, "authorizer", "sigv4_malformed", "off"),
+        cell("access", "RestTokenApi", 200, "integration", "allowed", "miss"),
+    )
+    doc["columns"] = [
+        {"api": "HttpJwtApi", "style": "HTTP JWT", "method": "GET", "path": "/private"},
+        {"api": "RestIamApi", "style": "REST AWS_IAM", "method": "GET", "path": "/private"},
+        {"api": "RestTokenApi", "style": "REST TOKEN", "method": "GET", "path": "/private"},
+    ]
+
+    access = grid_view.build(doc).rows[0]
+
+    assert [c.cache for c in access.cells] == ["built-in", "built-in", "invoked"]

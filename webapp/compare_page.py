@@ -353,6 +353,7 @@ def details_of(
         "method": column.method,
         "url": column.base_url + column.path,
         "style": column.title or column.style,
+        "api_type": column.style.split(" ", 1)[0],  # "REST" or "HTTP"
         "elapsed_ms": cell.elapsed_ms,
         "error": cell.error,
         "curl": curl,
@@ -611,7 +612,15 @@ def cell(run_id: str) -> Any:
         json_body=None,
         body="(The grid keeps no response bodies: send this token from the token workshop or "
         "the Ping page to see one.)",
-        headers=[("apigw-requestid", detail["request_id"])] if detail.get("request_id") else [],
+        # The request id under the header name this API type answers with.
+        headers=[
+            (
+                "x-amzn-RequestId" if detail.get("api_type") == "REST" else "apigw-requestid",
+                detail["request_id"],
+            )
+        ]
+        if detail.get("request_id")
+        else [],
         curl=detail.get("curl") or "",
         placeholder=placeholder,
         # A credential row carries no token to paste in: its curl signs with the keys.

@@ -76,13 +76,23 @@ def reason_text(code: Any) -> str:
     return REASONS.get(str(code), str(code).replace("_", " "))
 
 
-def cache_text(cache: Any, decided: str | None = None) -> str:
-    """Cached or invoked, in words; API Gateway's own refusals invoke nothing."""
+def cache_text(cache: Any, decided: str | None = None, builtin: bool = False) -> str:
+    """Cached or invoked, in words; API Gateway's own refusals invoke nothing, and its
+    built-in checks (JWT, Cognito user pool, IAM) invoke no Lambda: "built-in"."""
     if decided == "gateway":
         return "not invoked"
     if not cache:
         return "no authorizer" if decided == "function" else "cache unknown"
+    if builtin and cache != "hit":
+        return "built-in"
     return {"hit": "cached", "miss": "invoked", "off": "invoked"}.get(str(cache), str(cache))
+
+
+def is_builtin_style(style: Any) -> bool:
+    """A column whose authorizer is API Gateway's own (JWT, Cognito user pool, IAM), not a
+    Lambda function: its styles as compare.style_name writes them."""
+    text = str(style or "")
+    return bool(text) and not any(word in text for word in ("TOKEN", "REQUEST", "Lambda"))
 
 
 @dataclass
@@ -156,7 +166,9 @@ def build(
                 grid_cell.css, grid_cell.symbol, grid_cell.word = verdict(cell.get("status"))
                 grid_cell.decider = decider(cell)
                 grid_cell.reason = str(cell.get("reason") or "")
-                grid_cell.cache = cache_text(cell.get("cache"), grid_cell.decider)
+                grid_cell.cache = cache_text(
+                    cell.get("cache"), grid_cell.decider, is_builtin_style(column.get("style"))
+                )
             if changes and key in changes:
                 grid_cell.change = changes[key]
                 old = before.get(key)
