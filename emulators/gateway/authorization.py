@@ -238,6 +238,7 @@ class LambdaAuthorizer(AuthorizerType):
         self.redaction = Redaction(config.identity_sources)
         # REST REQUEST authorizers with caching off run without identity sources.
         self.needs_identity = config.kind == "TOKEN" or self.ttl > 0 or api.kind == "HTTP"
+        self.rest = api.kind == "REST"
         # What AWS keys the cached result by, in words the page shows as they are: the
         # identity sources in the API's own syntax, and what a hit re-checks.
         sources = " and ".join(self.trace_fields["identity_sources"])
@@ -262,10 +263,9 @@ class LambdaAuthorizer(AuthorizerType):
 
     def authorize(self, exchange: Exchange) -> Grant | Refusal:
         config = self.config
+        request = exchange.request
         header = config.single_header
-        identity = (
-            (exchange.request.header(header),) if header is not None else self.identity(exchange)
-        )
+        identity = (request.header(header),) if header is not None else self.identity(exchange)
         key = (self.api.api_id, config.name, identity)
         if self.ttl > 0:
             # A cached answer exists only for identity values that were present and passed
@@ -274,16 +274,15 @@ class LambdaAuthorizer(AuthorizerType):
             # measures it against a public request).
             entry = self.services.cache.get(key)
             if entry is not None:
-                hit = entry.verdicts.get(exchange.request.arn)
-                if hit is None:
-                    hit = self._replay(exchange, entry)
-                exchange.trace["authorizer"] = hit.block
+                hit = entry.verdicts.get(request.arn) or self._replay(exchange, entry)
+                trace = exchange.trace
+                trace["authorizer"] = hit.block
                 if hit.policy is not None:
-                    exchange.trace["policy"] = hit.policy
+                    trace["policy"] = hit.policy
                 if hit.refusal is not None:
                     return hit.refusal
                 # A fresh copy for each integration event: the function may change its event.
-                if self.api.kind == "REST":  # flat strings: a shallow copy is a deep one
+                if self.rest:  # flat strings: a shallow copy is a deep one
                     return Grant(hit.context.copy())  # type: ignore[union-attr]
                 return Grant(json_native_copy(hit.context))
         present = None not in identity and "" not in identity
