@@ -285,28 +285,13 @@ def iam_view_of(
     body = compare.NOTE_BODY if column.method in api_client.BODY_METHODS else None
     signer = variant.signer if isinstance(variant.signer, iam.RowSigner) else None
     signed = signer.signed_for(column.method, url) if signer is not None else None
-    facts = getattr(explanation, "iam", None) or {}
-    computed = facts.get("canonical_request")
     kind = variant.id if signer is not None else iam_ping.UNSIGNED
     region = iam.region_of(url, signer.region) if signer is not None else ""
     pool = plan_.iam_pool if kind in iam.USER_CREDENTIAL_KINDS else None
-    return {
-        "kind": kind,
-        "label": iam_ping.CHOICES.get(kind, variant.label),
-        "signed": signed.view() if signed is not None else None,
-        "comparison": (
-            iam.compare_canonical(signed.canonical_request, computed)
-            if signed is not None and computed
-            else None
-        ),
-        "facts": facts,
-        "curl_temporary": kind != "iam-service",
-        "botocore": (
-            iam.botocore_snippet(column.method, url, body, region, pool)
-            if signer is not None
-            else None
-        ),
-    }
+    label = iam_ping.CHOICES.get(kind, variant.label)
+    return iam_ping.iam_view(
+        kind, label, signed, explanation, column.method, url, body, region, pool
+    )
 
 
 def details_of(

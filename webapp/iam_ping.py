@@ -111,14 +111,38 @@ def page_view(
 ) -> dict[str, Any]:
     """What the page shows of an IAM call beyond the usual result."""
     signed = signer.signed if signer is not None else None
+    pool = _pool_for_snippet() if kind in iam.USER_CREDENTIAL_KINDS else None
+    return iam_view(
+        kind,
+        CHOICES.get(kind, kind),
+        signed,
+        explanation,
+        result.method,
+        result.url,
+        body,
+        region,
+        pool,
+    )
+
+
+def iam_view(
+    kind: str,
+    label: str,
+    signed: Any,
+    explanation: Explanation,
+    method: str,
+    url: str,
+    body: str | None,
+    region: str,
+    pool: Any,
+) -> dict[str, Any]:
+    """The IAM part of a call's view (the Ping page's result, a Compare cell): what was
+    signed, the gateway's facts, both canonical requests when they differ, the snippets."""
     facts = explanation.iam or {}
     computed = facts.get("canonical_request")
-    pool = None
-    if kind in iam.USER_CREDENTIAL_KINDS:
-        pool = _pool_for_snippet()
     return {
         "kind": kind,
-        "label": CHOICES.get(kind, kind),
+        "label": label,
         "signed": signed.view() if signed is not None else None,
         "comparison": (
             iam.compare_canonical(signed.canonical_request, computed)
@@ -128,9 +152,7 @@ def page_view(
         "facts": facts,
         "curl_temporary": kind != "iam-service",
         "botocore": (
-            iam.botocore_snippet(result.method, result.url, body, region, pool)
-            if signer is not None
-            else None
+            iam.botocore_snippet(method, url, body, region, pool) if signed is not None else None
         ),
     }
 
