@@ -159,6 +159,23 @@ def test_a_tampered_iam_cell_explains_the_mismatch_and_copies_as_curl_sigv4(
     assert '"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"' in text
     assert "x-amz-security-token: $AWS_SESSION_TOKEN" in text
     assert "The credentials: SigV4 with your credentials" in text
+    assert "curl signs afresh" in text  # why the copied command answers 200, not this 403
+    assert "token workshop" not in text
+
+
+def test_a_credential_row_in_a_token_column_names_the_signature(
+    lab: Any, customer_run: tuple[requests.Session, str, dict[str, Any], int]
+) -> None:
+    browser, run_id, _, _ = customer_run
+    page = browser.get(
+        f"{lab.web_url}/compare/runs/{run_id}/cell",
+        params={"variant": "iam-mine", "api": "HttpJwtApi", "method": "GET", "path": "/private"},
+        timeout=10,
+    )
+
+    text = text_of(page.text)
+    assert "No token was sent: this row signs the request with AWS Signature Version 4" in text
+    assert "AWS4-HMAC-SHA256" in text
 
 
 def test_an_allowed_iam_cell_names_the_principal_and_hides_the_keys(

@@ -321,9 +321,18 @@ def details_of(
         request_id=cell.trace_id,
     )
     explanation = explain(result, variant.token, plan_.audience)
+    signed_row = isinstance(variant.signer, iam.RowSigner)
+    if signed_row and not column.iam:
+        # A token authorizer got a SigV4 signature: say so, its own words speak of a token.
+        explanation.steps.insert(
+            0,
+            "No token was sent: this row signs the request with AWS Signature Version 4, so "
+            "the Authorization header holds `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, "
+            "Signature=…`, which this token authorizer reads as a malformed bearer token.",
+        )
     iam_view = iam_view_of(variant, column, explanation, plan_)
     curl = curl_for(variant, column)
-    if isinstance(variant.signer, iam.RowSigner):
+    if signed_row:
         # curl signs it itself (`--aws-sigv4`), the keys as shell variables: now and as is,
         # so the stale and tampered rows' curl is the good call they started from.
         body = compare.NOTE_BODY if column.method in api_client.BODY_METHODS else None
@@ -595,8 +604,13 @@ def cell(run_id: str) -> Any:
         elapsed_ms=detail.get("elapsed_ms"),
         error=detail.get("error"),
         json_body=None,
-        body="(The grid keeps no response bodies: send this token from the token workshop or "
-        "the Ping page to see one.)",
+        body=(
+            "(The grid keeps no response bodies: make this signed call from the Ping page's "
+            "IAM APIs to see one.)"
+            if variant_id.startswith("iam-")
+            else "(The grid keeps no response bodies: send this token from the token workshop "
+            "or the Ping page to see one.)"
+        ),
         # The request id under the header name this API type answers with.
         headers=[
             (

@@ -38,7 +38,7 @@ REASONS = {
     "missing_token": "no token was sent (the Authorization header is missing or empty)",
     "not_bearer": "the Authorization header does not use the Bearer scheme",
     "malformed_token": "the token is not a well-formed JWT (or the header does not carry "
-    "exactly one token after `Bearer `)",
+    "exactly one token after `Bearer`)",
     "token_too_large": "the token is larger than the authorizer accepts",
     "opaque_token": "this is an opaque access token: it was issued without an `audience`, so "
     "only the identity provider's /userinfo accepts it",
