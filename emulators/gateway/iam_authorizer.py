@@ -158,17 +158,10 @@ class IamChecker:
                 response="EXPIRED_TOKEN",
                 message=EXPIRED_TOKEN,
             )
-        result = sigv4.expected(
-            signed,
-            credential.secret_access_key,
-            method=request.method,
-            raw_path=request.raw_path,
-            query=query,
-            headers=request.headers,
-            body=request.body,
-        )
-        for spelling in request.raw_path_alternatives if not result.matches else ():
-            other = sigv4.expected(
+        # The path as the client sent it, then any other spelling it may have had (a server
+        # without the raw path); a mismatch echoes what the first spelling computed.
+        results = (
+            sigv4.expected(
                 signed,
                 credential.secret_access_key,
                 method=request.method,
@@ -177,9 +170,10 @@ class IamChecker:
                 headers=request.headers,
                 body=request.body,
             )
-            if other.matches:
-                result = other
-                break
+            for spelling in (request.raw_path, *request.raw_path_alternatives)
+        )
+        first = next(results)
+        result = first if first.matches else next((r for r in results if r.matches), first)
         if not result.matches:
             # What AWS echoes, with the session token hidden (it is a credential).
             shown = sigv4.Expected(

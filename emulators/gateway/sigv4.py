@@ -301,6 +301,8 @@ def check_claims(signed: SignedRequest, region: str, now: float | None = None) -
         )
     now = time.time() if now is None else now
     stamp = time.strftime(TIMESTAMP, time.gmtime(now))
+    if signed_at > now + WINDOW_SECONDS:  # both placements: a date from the future
+        raise _not_yet(signed.timestamp, now)
     if signed.expires is not None:
         # A presigned URL is good from its date for X-Amz-Expires seconds (AWS's text for
         # execute-api is unverified; this is S3's).
@@ -311,8 +313,6 @@ def check_claims(signed: SignedRequest, region: str, now: float | None = None) -
                 message=f"Request has expired: signed {signed.timestamp} for {signed.expires} "
                 f"seconds, now {stamp}.",
             )
-        if signed_at > now + WINDOW_SECONDS:
-            raise _not_yet(signed.timestamp, now)
         return
     if signed_at < now - WINDOW_SECONDS:
         earliest = time.strftime(TIMESTAMP, time.gmtime(now - WINDOW_SECONDS))
@@ -322,8 +322,6 @@ def check_claims(signed: SignedRequest, region: str, now: float | None = None) -
             message=f"Signature expired: {signed.timestamp} is now earlier than {earliest} "
             f"({stamp} - 5 min.)",
         )
-    if signed_at > now + WINDOW_SECONDS:
-        raise _not_yet(signed.timestamp, now)
 
 
 def _not_yet(timestamp: str, now: float) -> SignatureProblem:
