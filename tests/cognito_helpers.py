@@ -96,3 +96,34 @@ def user_tokens(
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def lab_tokens(lab: Any) -> dict[str, str]:
+    """Every kind of token the Cognito API tests send, by name: the pool users' ID and access
+    tokens, the pool's M2M reader and writer, and an Auth0-style access token."""
+    from tests.conftest import ADMIN
+    from tests.conftest import CUSTOMER
+    from tests.oauth_helpers import Authorization
+
+    customer, admin = user_tokens(lab.idp_url, CUSTOMER), user_tokens(lab.idp_url, ADMIN)
+    return {
+        "customer_id": customer["id_token"],
+        "customer_access": customer["access_token"],
+        "admin_id": admin["id_token"],
+        "admin_access": admin["access_token"],
+        "reader": m2m_token(lab.idp_url, READER),
+        "writer": m2m_token(lab.idp_url, WRITER),
+        "auth0": Authorization(lab).tokens()["access_token"],
+    }
+
+
+def bearer_call(lab: Any, api: str, method: str, path: str, token: str) -> requests.Response:
+    """Call one route of an API with `Authorization: Bearer <token>` (a note for a POST)."""
+    body = {"json": {"text": "a note"}} if method == "POST" else {}
+    return requests.request(
+        method,
+        lab.api_url(api) + path,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+        **body,
+    )

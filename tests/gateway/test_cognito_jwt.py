@@ -15,32 +15,17 @@ import requests
 
 from tests.cognito_helpers import READER
 from tests.cognito_helpers import WRITER
-from tests.cognito_helpers import m2m_token
-from tests.cognito_helpers import user_tokens
-from tests.conftest import ADMIN
-from tests.conftest import CUSTOMER
-from tests.oauth_helpers import Authorization
+from tests.cognito_helpers import bearer_call
+from tests.cognito_helpers import lab_tokens
 
 
 @pytest.fixture(scope="module")
-def tokens(lab: Any) -> dict[str, Any]:
-    customer = user_tokens(lab.idp_url, CUSTOMER)
-    return {
-        "customer_id": customer["id_token"],
-        "customer_access": customer["access_token"],
-        "admin_id": user_tokens(lab.idp_url, ADMIN)["id_token"],
-        "reader": m2m_token(lab.idp_url, READER),
-        "writer": m2m_token(lab.idp_url, WRITER),
-        "auth0": Authorization(lab).tokens()["access_token"],
-    }
+def tokens(lab: Any) -> dict[str, str]:
+    return lab_tokens(lab)
 
 
 def call(lab: Any, method: str, path: str, token: str) -> requests.Response:
-    url = lab.api_url("HttpCognitoJwtApi") + path
-    body = {"json": {"text": "a note"}} if method == "POST" else {}
-    return requests.request(
-        method, url, headers={"Authorization": f"Bearer {token}"}, timeout=10, **body
-    )
+    return bearer_call(lab, "HttpCognitoJwtApi", method, path, token)
 
 
 @pytest.mark.parametrize(
