@@ -22,7 +22,7 @@ from tests.cognito_helpers import READER
 from tests.cognito_helpers import WEBAPP
 from tests.cognito_helpers import WRITER
 from tests.cognito_helpers import issuer
-from tests.cognito_helpers import m2m_token
+from tests.cognito_helpers import lab_tokens
 from tests.cognito_helpers import user_tokens
 from tests.conftest import ADMIN
 from tests.conftest import CUSTOMER
@@ -34,16 +34,8 @@ EXPIRED = {"message": "The incoming token has expired"}
 
 
 @pytest.fixture(scope="module")
-def tokens(lab: Any) -> dict[str, Any]:
-    customer = user_tokens(lab.idp_url, CUSTOMER)
-    admin = user_tokens(lab.idp_url, ADMIN)
-    return {
-        "customer_id": customer["id_token"],
-        "customer_access": customer["access_token"],
-        "admin_id": admin["id_token"],
-        "reader": m2m_token(lab.idp_url, READER),
-        "writer": m2m_token(lab.idp_url, WRITER),
-    }
+def tokens(lab: Any) -> dict[str, str]:
+    return lab_tokens(lab)
 
 
 def pool(lab: Any) -> Any:
